@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+# Without DATABASE_URL, both use a project-local PostgreSQL cluster in .pg/ (scripts/with-db).
+PY := .venv/bin/python
+WITH_DB := scripts/with-db
+
+.PHONY: run test install lint format db-stop
+
+.venv/.installed: pyproject.toml scripts/install
+	scripts/install
+	touch $@
+
+install: .venv/.installed
+
+run: install
+	$(WITH_DB) sh -c '$(PY) manage.py migrate --noinput && $(PY) manage.py createcachetable && $(PY) manage.py seed_demo && exec $(PY) manage.py runserver 127.0.0.1:8000'
+
+test: install
+	scripts/install-browser
+	$(WITH_DB) sh -c '$(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run && .venv/bin/ruff check . && .venv/bin/ruff format --check . && $(PY) -m pytest'
+
+lint: install
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format: install
+	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+db-stop:
+	scripts/with-db --stop

@@ -1,0 +1,558 @@
+"""The staff admin: topics, branches, schedules and sessions, scoped by role.
+
+Librarians see and change only their own profile, availability, blocked time and sessions. The
+desk sees every calendar and can change any session (check-in, cancel); managers change
+everything. Rows a user may not see are left out of their lists, so a colleague's page is
+"not found" rather than read-only.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html
+
+from patrons.models import AccessRecord, record_access
+
+from . import messaging
+from .calendar_view import build_calendar
+from .formatting import format_day, format_when, parse_day
+from .links import calendar_feed_url
+from .models import (
+    Appointment,
+    Availability,
+    Block,
+    Branch,
+    Closure,
+    Feedback,
+    Message,
+    StaffProfile,
+    Status,
+    Topic,
+    WaitlistEntry,
+    WaitlistState,
+    WalkIn,
+    Weekday,
+)
+
+
+def sees_every_calendar(user) -> bool:
+    return (
+        user.is_superuser
+        or user.has_perm("appointments.view_all_calendars")
+        or (user.has_perm("appointments.manage_all_schedules"))
+    )
+
+
+def manages_every_schedule(user) -> bool:
+    return user.is_superuser or user.has_perm("appointments.manage_all_schedules")
+
+
+class OwnScheduleAdmin(admin.ModelAdmin):
+    """Rows that belong to a staff member: librarians see and change only their own."""
+
+    owner_lookup = "staff__user"
+    # Who may change a colleague's rows (besides managers).
+    colleagues_changed_by_desk = False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if sees_every_calendar(request.user):
+            return queryset
+        return queryset.filter(**{self.owner_lookup: request.user})
+
+    def is_own(self, request, obj) -> bool:
+        return obj.staff.user_id == request.user.pk
+
+    def may_change(self, request, obj) -> bool:
+        if obj is None or manages_every_schedule(request.user) or self.is_own(request, obj):
+            return True
+        return self.colleagues_changed_by_desk and sees_every_calendar(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self.may_change(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self.may_change(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "staff" and not manages_every_schedule(request.user):
+            kwargs["queryset"] = StaffProfile.objects.filter(user=request.user)
+            kwargs["initial"] = kwargs["queryset"].first()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not manages_every_schedule(request.user) and not self.colleagues_changed_by_desk:
+            # Whatever the form said, a librarian's new rows are their own.
+            own = StaffProfile.objects.filter(user=request.user).first()
+            if own is not None:
+                obj.staff = own
+        super().save_model(request, obj, form, change)
+
+
+class AvailabilityInline(admin.TabularInline):
+    model = Availability
+    extra = 1
+    fields = ["branch", "weekday", "start_time", "end_time", "valid_from", "valid_until"]
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(OwnScheduleAdmin):
+    owner_lookup = "user"
+    list_display = ["public_name", "user", "branch_names", "is_bookable"]
+    list_filter = ["branches", "topics", "is_bookable"]
+    search_fields = ["public_name", "user__username", "user__first_name", "user__last_name"]
+    filter_horizontal = ["branches", "topics"]
+    inlines = [AvailabilityInline]
+    readonly_fields = ["calendar_feed"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("branches")
+
+    def is_own(self, request, obj) -> bool:
+        return obj.user_id == request.user.pk
+
+    def get_readonly_fields(self, request, obj=None):
+        if manages_every_schedule(request.user):
+            return self.readonly_fields
+        return [*self.readonly_fields, "user", "is_bookable"]
+
+    @admin.display(description="branches")
+    def branch_names(self, obj):
+        return ", ".join(branch.name for branch in obj.branches.all())
+
+    @admin.display(description="calendar feed (keep it private)")
+    def calendar_feed(self, obj):
+        if obj.pk is None:
+            return "Shown once this staff member is saved."
+        url = calendar_feed_url(obj)
+        return format_html(
+            "<code>{}</code><br>Subscribe to this address in Outlook or Google Calendar. "
+            "It lists your sessions without patron names.",
+            url,
+        )
+
+
+@admin.register(Availability)
+class AvailabilityAdmin(OwnScheduleAdmin):
+    list_display = [
+        "staff",
+        "branch",
+        "weekday",
+        "start_time",
+        "end_time",
+        "valid_from",
+        "valid_until",
+    ]
+    list_filter = ["branch", "weekday", "staff"]
+
+
+@admin.register(Block)
+class BlockAdmin(OwnScheduleAdmin):
+    list_display = ["staff", "starts_at", "ends_at", "reason"]
+    list_filter = ["staff", ("starts_at", admin.DateFieldListFilter)]
+    search_fields = ["reason", "staff__public_name"]
+    fields = ["staff", "starts_at", "ends_at", "reason"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def get_changeform_initial_data(self, request):
+        """ "Block this time" on the calendar opens this form with the staff and time filled in."""
+        initial = super().get_changeform_initial_data(request)
+        for name, param in (("starts_at", "starts"), ("ends_at", "ends")):
+            initial.pop(param, None)
+            with suppress(ValueError):
+                initial[name] = datetime.fromisoformat(request.GET.get(param, ""))
+        return initial
+
+
+@admin.register(Branch)
+class BranchAdmin(admin.ModelAdmin):
+    list_display = ["name", "address", "phone", "time_zone"]
+    search_fields = ["name", "address"]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    list_display = ["branch", "first_day", "last_day", "reason"]
+    list_filter = ["branch"]
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ["name", "lengths_display", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class AppointmentForm(forms.ModelForm):
+    class Meta:
+        model = Appointment
+        fields = [
+            "patron",
+            "skill_level",
+            "learning_goal",
+            "party_size",
+            "topic",
+            "staff",
+            "branch",
+            "starts_at",
+            "ends_at",
+            "status",
+            "channel",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        starts_at, ends_at, staff = data.get("starts_at"), data.get("ends_at"), data.get("staff")
+        if starts_at and ends_at and ends_at <= starts_at:
+            self.add_error("ends_at", "The end must be after the start.")
+        elif starts_at and ends_at and staff and data.get("status") != Status.CANCELLED:
+            instance = self.instance
+            clash = (
+                Appointment.objects.active()
+                .filter(
+                    staff=staff,
+                    occupied_from__lt=ends_at + timedelta(minutes=instance.padding_after),
+                    occupied_until__gt=starts_at - timedelta(minutes=instance.padding_before),
+                )
+                .exclude(pk=instance.pk)
+            )
+            if clash.exists():
+                self.add_error("starts_at", "That staff member already has a session at that time.")
+        return data
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(OwnScheduleAdmin):
+    form = AppointmentForm
+    colleagues_changed_by_desk = True
+    list_display = [
+        "when",
+        "topic",
+        "staff",
+        "branch",
+        "patron",
+        "skill_level",
+        "party_size",
+        "status",
+        "channel",
+    ]
+    list_filter = [
+        ("starts_at", admin.DateFieldListFilter),
+        "status",
+        "staff",
+        "topic",
+        "branch",
+        "channel",
+    ]
+    search_fields = [
+        "patron__name",
+        "patron__email",
+        "patron__phone",
+        "patron__phone_digits",
+        "patron__card_number",
+    ]
+    list_select_related = ["topic", "staff", "branch", "patron"]
+    autocomplete_fields = ["patron"]
+    readonly_fields = [
+        "patron_contact",
+        "accessibility_needs",
+        "booked_by",
+        "limit_override_reason",
+        "created_at",
+        "updated_at",
+        "cancelled_at",
+    ]
+    fieldsets = [
+        (
+            "What the patron needs",
+            {
+                "fields": [
+                    "patron",
+                    "patron_contact",
+                    "skill_level",
+                    "learning_goal",
+                    "party_size",
+                    "accessibility_needs",
+                ]
+            },
+        ),
+        ("When and where", {"fields": ["topic", "staff", "branch", "starts_at", "ends_at"]}),
+        (
+            "Booking",
+            {
+                "fields": [
+                    "status",
+                    "channel",
+                    "booked_by",
+                    "limit_override_reason",
+                    "created_at",
+                    "updated_at",
+                    "cancelled_at",
+                ]
+            },
+        ),
+    ]
+
+    def get_urls(self):
+        return [
+            path(
+                "calendar/",
+                self.admin_site.admin_view(self.calendar_view),
+                name="appointments_calendar",
+            ),
+            *super().get_urls(),
+        ]
+
+    def calendar_view(self, request):
+        """Week or day, for one staff member or a branch. Librarians see only their own."""
+        user = request.user
+        everyone = sees_every_calendar(user)
+        own = StaffProfile.objects.filter(user=user).first()
+        staff_qs = StaffProfile.objects.filter(user__is_active=True).order_by("public_name")
+        branches = Branch.objects.all()
+        params = request.GET
+        branch = None
+        if everyone and params.get("branch", "").isdigit():
+            branch = branches.filter(pk=params["branch"]).first()
+        person = None
+        if everyone and params.get("staff", "").isdigit():
+            person = staff_qs.filter(pk=params["staff"]).first()
+        if not everyone or (person is None and branch is None and own is not None):
+            person = own
+        if person is None and branch is None:
+            branch = branches.first()
+        if person is None and branch is None:
+            raise Http404("Add a branch and staff first.")
+        view = "day" if params.get("view") == "day" else "week"
+        if branch is None:
+            branch = person.branches.first() or branches.first()
+        today = timezone.now().astimezone(branch.tz).date()
+        chosen = parse_day(params.get("date", ""), today)
+        first = chosen - timedelta(days=chosen.weekday()) if view == "week" else chosen
+        days = [first + timedelta(days=n) for n in range(7 if view == "week" else 1)]
+        staff = [person] if person else list(staff_qs.filter(branches=branch))
+        tables = (
+            build_calendar(
+                staff=staff,
+                branch=branch,
+                days=days,
+                today=today,
+                can_block=lambda p: manages_every_schedule(user) or p.user_id == user.pk,
+                can_book=user.has_perm("appointments.book_for_patron"),
+            )
+            if staff
+            else []
+        )
+        step = timedelta(days=7 if view == "week" else 1)
+        base = {"view": view}
+        if params.get("staff") and everyone and person:
+            base["staff"] = person.pk
+        else:
+            base["branch"] = branch.pk
+        context = {
+            **self.admin_site.each_context(request),
+            "title": (
+                f"{'Week' if view == 'week' else 'Day'} of {format_day(days[0])}: "
+                f"{person.public_name if person else branch.name}"
+            ),
+            "opts": self.model._meta,
+            "tables": tables,
+            "person": person,
+            "branch": branch,
+            "view": view,
+            "everyone": everyone,
+            "staff_choices": staff_qs if everyone else [],
+            "branch_choices": branches if everyone else [],
+            "date": days[0],
+            "previous": urlencode({**base, "date": (days[0] - step).isoformat()}),
+            "next": urlencode({**base, "date": (days[0] + step).isoformat()}),
+            "today_link": urlencode(base),
+            "other_view": urlencode(
+                {**base, "view": "day" if view == "week" else "week", "date": chosen.isoformat()}
+            ),
+        }
+        return TemplateResponse(request, "admin/appointments/calendar.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        appointment = self.get_object(request, object_id)
+        if appointment is not None:
+            record_access(
+                request.user, appointment.patron, AccessRecord.What.APPOINTMENT, appointment.pk
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def sees_the_need(self, request, obj) -> bool:
+        """The patron's free text is for the staff member helping, managers, and the desk on the
+        day of the session."""
+        if obj is None or manages_every_schedule(request.user) or self.is_own(request, obj):
+            return True
+        return obj.local_starts_at.date() == timezone.now().astimezone(obj.branch.tz).date()
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.sees_the_need(request, obj):
+            return fieldsets
+        hidden = {"learning_goal", "accessibility_needs"}
+        first_title, first = fieldsets[0]
+        fields = [f for f in first["fields"] if f not in hidden] + ["need_hidden"]
+        return [(first_title, {**first, "fields": fields}), *fieldsets[1:]]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not self.sees_the_need(request, obj):
+            fields.append("need_hidden")
+        return fields
+
+    @admin.display(description="what they want to learn")
+    def need_hidden(self, obj):
+        return "Shown to the desk on the day of the session, to keep it private until then."
+
+    @admin.display(description="when", ordering="starts_at")
+    def when(self, obj):
+        return format_when(obj.local_starts_at)
+
+    @admin.display(description="how to reach them")
+    def patron_contact(self, obj):
+        return obj.patron.contact_display if obj.patron else "–"
+
+    @admin.display(description="accessibility needs")
+    def accessibility_needs(self, obj):
+        return (obj.patron.accessibility_needs if obj.patron else "") or "None given"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.booked_by = request.user
+            obj.channel = obj.channel or "desk"
+        previous = Appointment.objects.filter(pk=obj.pk).first() if change else None
+        moved = previous is not None and (
+            previous.starts_at != obj.starts_at or previous.staff_id != obj.staff_id
+        )
+        cancelled = (
+            previous is not None
+            and previous.status != Status.CANCELLED
+            and obj.status == Status.CANCELLED
+        )
+        if moved or cancelled:
+            obj.sequence += 1
+        if cancelled:
+            obj.cancelled_at = timezone.now()
+        if previous is not None and previous.status != obj.status:
+            obj.marked_by, obj.marked_at = request.user, timezone.now()
+        with transaction.atomic():
+            admin.ModelAdmin.save_model(self, request, obj, form, change)
+            if cancelled:
+                messaging.booking_cancelled(obj, by_staff=True)
+            elif moved and obj.status == Status.CONFIRMED:
+                messaging.booking_changed(obj)
+            elif not change:
+                messaging.booking_made(obj)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "channel", "to", "state", "attempts", "sent_at"]
+    list_filter = ["state", "channel", "kind"]
+    search_fields = ["to"]
+    readonly_fields = [f.name for f in Message._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "appointment", "helpful"]
+    list_filter = ["helpful"]
+    readonly_fields = ["appointment", "helpful", "comment", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(admin.ModelAdmin):
+    """The waiting list per topic: staff see who is waiting, can contact or remove them."""
+
+    list_display = ["created_at", "topic", "patron", "how_to_reach", "branch", "days", "state"]
+    list_filter = ["topic", "state", "branch"]
+    search_fields = ["patron__name", "patron__email", "patron__phone"]
+    list_select_related = ["topic", "patron", "branch"]
+    readonly_fields = [
+        "patron",
+        "how_to_reach",
+        "offer_staff",
+        "offer_branch",
+        "offer_starts_at",
+        "offer_expires_at",
+        "offers_made",
+        "created_at",
+    ]
+    fields = [
+        "topic",
+        "patron",
+        "how_to_reach",
+        "branch",
+        "weekdays",
+        "skill_level",
+        "learning_goal",
+        "party_size",
+        "length",
+        "state",
+        "offer_staff",
+        "offer_branch",
+        "offer_starts_at",
+        "offer_expires_at",
+        "offers_made",
+        "created_at",
+    ]
+    actions = ["remove_from_list"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_fields(self, request, obj=None):
+        # What a waiting patron wants to learn is for managers (and, once booked, the staff
+        # member who helps them), not for everyone who can see the list.
+        if manages_every_schedule(request.user):
+            return self.fields
+        return [f for f in self.fields if f != "learning_goal"]
+
+    @admin.display(description="how to reach them")
+    def how_to_reach(self, obj):
+        return obj.patron.contact_display
+
+    @admin.display(description="days")
+    def days(self, obj):
+        names = dict(Weekday.choices)
+        return ", ".join(names[d] for d in obj.weekdays) or "Any day"
+
+    @admin.action(description="Remove from the waiting list", permissions=["change"])
+    def remove_from_list(self, request, queryset):
+        removed = queryset.exclude(state=WaitlistState.BOOKED).update(
+            state=WaitlistState.REMOVED, offer_expires_at=None
+        )
+        self.message_user(request, f"Removed {removed} from the waiting list.")
+
+
+@admin.register(WalkIn)
+class WalkInAdmin(admin.ModelAdmin):
+    list_display = ["at", "branch", "topic", "minutes", "skill_level", "recorded_by"]
+    list_filter = ["branch", "topic", ("at", admin.DateFieldListFilter)]

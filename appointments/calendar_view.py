@@ -1,0 +1,187 @@
+"""The staff calendar in the admin: a week or a day, for one staff member or a whole branch.
+
+A real table: rows are half-hours in the branch's wall-clock time, columns are days (one staff
+member) or staff members (a branch). Everything shown is loaded in a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from math import ceil
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from django.utils import timezone
+
+from .formatting import format_day, format_time
+from .models import Appointment, Availability, Block, Branch, Closure, StaffProfile, Status
+from .slots import wall_clock
+
+STEP = timedelta(minutes=30)
+DEFAULT_FIRST, DEFAULT_LAST = time(9), time(17)
+
+
+@dataclass
+class Column:
+    label: str
+    day: date
+    staff: StaffProfile
+    branch: Branch
+    is_today: bool = False
+    cells: list = field(default_factory=list)
+
+
+@dataclass
+class Cell:
+    kind: str  # appointment, block, closed, open, off
+    text: str = ""
+    detail: str = ""
+    rowspan: int = 1
+    url: str = ""
+    block_url: str = ""
+    book_url: str = ""
+
+
+def _rows(first: time, last: time) -> list[time]:
+    rows, moment = [], datetime.combine(date(2000, 1, 3), first)
+    while moment.time() < last and moment.date() == date(2000, 1, 3):
+        rows.append(moment.time())
+        moment += STEP
+    return rows
+
+
+def build_calendar(
+    *, staff: list[StaffProfile], branch: Branch, days: list[date], today: date, can_block, can_book
+):
+    """The calendar's tables: each has columns (days or staff) and rows (half-hours)."""
+    staff_ids = [s.pk for s in staff]
+    zone = branch.tz
+    now = timezone.now()
+    span_start = datetime.combine(days[0], time(0), tzinfo=zone).astimezone(UTC)
+    span_end = datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    hours = defaultdict(list)
+    for stretch in Availability.objects.filter(staff_id__in=staff_ids, branch=branch):
+        hours[stretch.staff_id].append(stretch)
+    appointments = defaultdict(list)
+    for item in (
+        Appointment.objects.filter(
+            staff_id__in=staff_ids, starts_at__lt=span_end, ends_at__gt=span_start
+        )
+        .exclude(status=Status.CANCELLED)
+        .select_related("topic", "patron", "branch")
+    ):
+        appointments[item.staff_id].append(item)
+    blocks = defaultdict(list)
+    for item in Block.objects.filter(
+        staff_id__in=staff_ids, starts_at__lt=span_end, ends_at__gt=span_start
+    ):
+        blocks[item.staff_id].append(item)
+    closures = list(
+        Closure.objects.filter(branch=branch, first_day__lte=days[-1], last_day__gte=days[0])
+    )
+
+    first = min([DEFAULT_FIRST, *(s.start_time for stretches in hours.values() for s in stretches)])
+    last = max([DEFAULT_LAST, *(s.end_time for stretches in hours.values() for s in stretches)])
+    rows = _rows(first, last)
+
+    columns = []
+    for day in days:
+        for person in staff:
+            label = format_day(day) if len(staff) == 1 else person.public_name
+            column = Column(label, day, person, branch, is_today=day == today)
+            closed = next((c for c in closures if c.first_day <= day <= c.last_day), None)
+            covered_until = None
+            for row in rows:
+                start = wall_clock(day, row, zone)
+                if start is None:  # the hour skipped when clocks go forward
+                    column.cells.append(Cell("off", "Not a time today"))
+                    continue
+                end = start + STEP
+                if covered_until and start < covered_until:
+                    column.cells.append(None)
+                    continue
+                if closed:
+                    column.cells.append(Cell("closed", "Branch closed", closed.reason))
+                    continue
+                item = next(
+                    (a for a in appointments[person.pk] if a.starts_at < end and a.ends_at > start),
+                    None,
+                )
+                kind = "appointment"
+                if item is None:
+                    item = next(
+                        (b for b in blocks[person.pk] if b.starts_at < end and b.ends_at > start),
+                        None,
+                    )
+                    kind = "block"
+                if item is not None:
+                    span = max(1, min(ceil((item.ends_at - start) / STEP), len(rows)))
+                    covered_until = start + span * STEP
+                    column.cells.append(_item_cell(kind, item, span, zone))
+                    continue
+                working = any(
+                    s.weekday == day.weekday()
+                    and (s.valid_from is None or s.valid_from <= day)
+                    and (s.valid_until is None or s.valid_until >= day)
+                    and s.start_time <= row < s.end_time
+                    for s in hours[person.pk]
+                )
+                if not working:
+                    column.cells.append(Cell("off"))
+                    continue
+                cell = Cell("open", "Open")
+                if can_block(person) and end > now:
+                    cell.block_url = (
+                        reverse("admin:appointments_block_add")
+                        + "?"
+                        + urlencode(
+                            {
+                                "staff": person.pk,
+                                "starts": start.isoformat(),
+                                "ends": end.isoformat(),
+                            }
+                        )
+                    )
+                if can_book and start > now:
+                    cell.book_url = (
+                        reverse("appointments:desk")
+                        + "?"
+                        + urlencode({"staff": person.pk, "week": day.isoformat()})
+                    )
+                column.cells.append(cell)
+            columns.append(column)
+    # One staff member: one table, a column a day. A branch: one table a day, a column a person.
+    groups = (
+        [columns] if len(staff) == 1 else [[c for c in columns if c.day == day] for day in days]
+    )
+    return [
+        {
+            "day": group[0].day,
+            "title": f"{staff[0].public_name}" if len(staff) == 1 else format_day(group[0].day),
+            "is_today": len(staff) > 1 and group[0].is_today,
+            "columns": group,
+            "rows": [
+                (format_time(datetime.combine(days[0], row)), [c.cells[i] for c in group])
+                for i, row in enumerate(rows)
+            ],
+        }
+        for group in groups
+    ]
+
+
+def _item_cell(kind: str, item, span: int, zone) -> Cell:
+    start = format_time(item.starts_at.astimezone(zone))
+    end = format_time(item.ends_at.astimezone(zone))
+    if kind == "block":
+        return Cell("block", f"Blocked {start}–{end}", item.reason, span)
+    name = item.patron.first_name if item.patron else "Patron"
+    people = "1 person" if item.party_size == 1 else f"{item.party_size} people"
+    return Cell(
+        "appointment",
+        f"{start}–{end} {item.topic.name}",
+        f"{name}, {item.get_skill_level_display().lower()}, {people}",
+        span,
+        url=reverse("admin:appointments_appointment_change", args=[item.pk]),
+    )

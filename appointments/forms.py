@@ -1,0 +1,276 @@
+"""Booking forms. Each error message is in plain words and attached to its field."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from django import forms
+
+from .formatting import format_day, format_time
+from .models import Branch, Channel, SkillLevel, StaffProfile, Topic
+from .slots import Slot
+
+PARTY_CHOICES = [(1, "Just me"), (2, "2 people"), (3, "3 people")]
+
+
+class NeedForm(forms.Form):
+    """What the patron wants help with and how confident they are: staff read it to prepare."""
+
+    skill_level = forms.ChoiceField(
+        label="How confident do you feel with this?",
+        choices=SkillLevel.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Please choose how confident you feel."},
+    )
+    learning_goal = forms.CharField(
+        label="What would you like to learn or do?",
+        help_text="A sentence or two is plenty. It helps the staff member prepare for you.",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={
+            "required": "Please tell us what you would like help with.",
+            "max_length": "Please keep this to 1000 characters or fewer (it has %(show_value)d).",
+        },
+    )
+    party_size = forms.TypedChoiceField(
+        label="How many people are coming?",
+        choices=PARTY_CHOICES,
+        coerce=int,
+        initial=1,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Please say how many people are coming."},
+    )
+    length = forms.TypedChoiceField(
+        label="How long a session?",
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Please choose how long a session you need."},
+    )
+
+    def __init__(self, *args, topic: Topic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.topic = topic
+        self.fields["length"].choices = [(n, f"{n} minutes") for n in topic.session_lengths]
+        if len(topic.session_lengths) == 1:
+            # Nothing to choose: the one length is used, whatever a request may say.
+            del self.fields["length"]
+
+    def clean(self):
+        data = super().clean()
+        if "length" not in self.fields:
+            data["length"] = getattr(self, "length", None) or self.topic.session_lengths[0]
+        return data
+
+    def clean_learning_goal(self):
+        goal = self.cleaned_data["learning_goal"].strip()
+        if not goal:
+            raise forms.ValidationError("Please tell us what you would like help with.")
+        return goal
+
+
+class TimeFilterForm(forms.Form):
+    """Narrow the times shown: a branch, a staff member, a week. Submitted by GET."""
+
+    branch = forms.ModelChoiceField(
+        queryset=Branch.objects.none(),
+        required=False,
+        empty_label="Any library",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    staff = forms.ModelChoiceField(
+        label="Staff member",
+        queryset=StaffProfile.objects.none(),
+        required=False,
+        empty_label="Any available staff member",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    week = forms.DateField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, topic: Topic, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .booking import bookable_staff
+
+        staff = bookable_staff(topic)
+        self.fields["staff"].queryset = staff
+        self.fields["branch"].queryset = Branch.objects.filter(staff__in=staff).distinct()
+        self.branch_count = self.fields["branch"].queryset.count()
+        if self.branch_count == 1:
+            self.fields["branch"].widget = forms.HiddenInput()
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {"branch": None, "staff": None, "week": None}
+        return self.cleaned_data
+
+
+def slot_value(slot: Slot, *, any_staff: bool) -> str:
+    staff = 0 if any_staff else slot.staff_id
+    return f"{slot.branch_id}-{staff}-{int(slot.start.timestamp())}"
+
+
+def parse_slot_value(value: str) -> tuple[int, int | None, datetime] | None:
+    try:
+        branch, staff, epoch = (int(part) for part in value.split("-"))
+        start = datetime.fromtimestamp(epoch, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return branch, (staff or None), start
+
+
+class TimeChoiceForm(forms.Form):
+    """One open time out of those offered. Rendered as radio buttons grouped by day."""
+
+    slot = forms.ChoiceField(
+        label="Choose a time",
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Please choose a time.",
+            "invalid_choice": "That time was just taken. Please choose another time.",
+        },
+    )
+
+    def __init__(
+        self, *args, slots, branches, staff_names, any_staff: bool, show_branch=False, **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.any_staff = any_staff
+        # With "any library" chosen, say where each time is, even if this week has only one.
+        self.show_branch = show_branch
+        self.branches = branches
+        self.staff_names = staff_names
+        self.options = []
+        seen = set()
+        for slot in slots:
+            value = slot_value(slot, any_staff=any_staff)
+            if value in seen:
+                continue
+            seen.add(value)
+            self.options.append((value, slot))
+        self.fields["slot"].choices = [
+            (value, self.label_for(slot)) for value, slot in self.options
+        ]
+
+    def local(self, slot: Slot) -> datetime:
+        return slot.start.astimezone(self.branches[slot.branch_id].tz)
+
+    def label_for(self, slot: Slot) -> str:
+        label = format_time(self.local(slot))
+        if not self.any_staff:
+            label += f" with {self.staff_names[slot.staff_id]}"
+        if self.show_branch or len(self.branches) > 1:
+            label += f" at {self.branches[slot.branch_id].name}"
+        return label
+
+    def days(self) -> list[tuple[date, str, list[tuple[str, str]]]]:
+        """The offered times grouped by local day: (day, "Tuesday 3 March", [(value, label)])."""
+        groups: dict[date, list[tuple[str, str]]] = {}
+        for value, slot in self.options:
+            groups.setdefault(self.local(slot).date(), []).append((value, self.label_for(slot)))
+        return [(day, format_day(day), items) for day, items in sorted(groups.items())]
+
+    def chosen(self) -> tuple[int, int | None, datetime]:
+        return parse_slot_value(self.cleaned_data["slot"])
+
+
+class DeskBookingForm(NeedForm):
+    """The desk's extra questions when booking for a patron."""
+
+    channel = forms.ChoiceField(
+        label="How did the patron ask?",
+        choices=[(Channel.DESK, "In person at the desk"), (Channel.PHONE, "By phone")],
+        widget=forms.RadioSelect,
+        initial=Channel.DESK,
+        error_messages={"required": "Please say whether the patron came in or phoned."},
+    )
+    limit_override_reason = forms.CharField(
+        label="Reason for booking past the limit",
+        required=False,
+        max_length=200,
+        help_text="Only needed when a limit applies (upcoming sessions, or sessions in a day or "
+        "week): you will be told.",
+    )
+
+    def __init__(self, *args, topic: Topic, over_limit: bool, length: int, **kwargs):
+        super().__init__(*args, topic=topic, **kwargs)
+        # The length was chosen above the time picker, so the times shown fit it.
+        self.fields.pop("length", None)
+        self.length = length
+        self.over_limit = over_limit
+        self.fields["skill_level"].label = "How confident is the patron with this?"
+        self.fields["learning_goal"].label = "What does the patron want to learn or do?"
+        self.fields["learning_goal"].help_text = "In the patron's own words, if you can."
+        self.fields["party_size"].label = "How many people are coming?"
+        self.fields["party_size"].choices = [(1, "1 person"), (2, "2 people"), (3, "3 people")]
+
+    def clean_limit_override_reason(self):
+        reason = self.cleaned_data["limit_override_reason"].strip()
+        if self.over_limit and not reason:
+            raise forms.ValidationError(
+                "This patron is at the limit of upcoming sessions. Say why you are booking "
+                "another, or choose not to book."
+            )
+        return reason
+
+
+class PatronSearchForm(forms.Form):
+    q = forms.CharField(
+        label="Find a patron",
+        help_text="Name, phone number, email address or library card number.",
+        max_length=100,
+        required=False,
+    )
+
+
+class FeedbackForm(forms.Form):
+    helpful = forms.TypedChoiceField(
+        label="Did the session help?",
+        choices=[
+            (5, "5 – It helped a lot"),
+            (4, "4"),
+            (3, "3 – It helped a little"),
+            (2, "2"),
+            (1, "1 – It did not help"),
+        ],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Please choose a number from 1 to 5.",
+            "invalid_choice": "Please choose a number from 1 to 5.",
+        },
+    )
+    comment = forms.CharField(
+        label="Anything else you would like to tell us? (optional)",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"max_length": "Please keep this to 1000 characters or fewer."},
+    )
+
+
+WEEKDAY_CHOICES = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+
+
+class WaitlistForm(forms.Form):
+    """Where and when a waiting patron could come. Both optional: any library, any day."""
+
+    branch = forms.ModelChoiceField(
+        label="Which library? (optional)",
+        queryset=Branch.objects.all(),
+        required=False,
+        empty_label="Any library",
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label="Which days suit you? (optional: leave empty for any day)",
+        choices=WEEKDAY_CHOICES,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )

@@ -1,0 +1,89 @@
+"""The patron's private link to a booking: signed, so it cannot be guessed or altered.
+
+The link names the booking by its random reference (never its database id) and is signed with
+the site's secret key. It stops working some days after the session. The signature carries no
+timestamp, so every message about one booking holds the very same link.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils import timezone
+
+from .models import Appointment
+
+SALT = "appointments.patron-link"
+
+
+class LinkError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def make_token(appointment: Appointment) -> str:
+    return signing.Signer(salt=SALT).sign(appointment.reference.hex)
+
+
+def private_path(appointment: Appointment) -> str:
+    return reverse("appointments:manage", args=[make_token(appointment)])
+
+
+def private_url(appointment: Appointment) -> str:
+    return settings.SITE_URL.rstrip("/") + private_path(appointment)
+
+
+def appointment_from_token(token: str) -> Appointment:
+    """The booking a private link points to, or LinkError for a damaged or expired link."""
+    try:
+        reference = signing.Signer(salt=SALT).unsign(token)
+        appointment = Appointment.objects.select_related("patron", "staff", "branch", "topic").get(
+            reference=reference
+        )
+    except (signing.BadSignature, Appointment.DoesNotExist, ValueError) as error:
+        raise LinkError(
+            "This link does not work. Please check that you copied all of it, "
+            f"or call us at {settings.LIBRARY_PHONE}."
+        ) from error
+    expires = appointment.ends_at + timedelta(days=settings.PATRON_LINK_DAYS_AFTER)
+    if timezone.now() > expires or appointment.patron_id is None:
+        raise LinkError(
+            "This link has expired. If you need help with a booking, "
+            f"call us at {settings.LIBRARY_PHONE}."
+        )
+    return appointment
+
+
+FEEDBACK_SALT = "appointments.feedback-link"
+FEEDBACK_DAYS = 30
+
+
+def make_feedback_token(appointment: Appointment) -> str:
+    return signing.dumps(appointment.reference.hex, salt=FEEDBACK_SALT)
+
+
+def feedback_url(appointment: Appointment) -> str:
+    path = reverse("appointments:feedback", args=[make_feedback_token(appointment)])
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def appointment_from_feedback_token(token: str) -> Appointment:
+    """The session a follow-up link asks about. Works for FEEDBACK_DAYS after it was sent."""
+    try:
+        reference = signing.loads(token, salt=FEEDBACK_SALT, max_age=timedelta(days=FEEDBACK_DAYS))
+        return Appointment.objects.select_related("topic", "branch").get(reference=reference)
+    except signing.SignatureExpired as error:
+        raise LinkError("This link has expired. Thank you all the same.") from error
+    except (signing.BadSignature, Appointment.DoesNotExist, ValueError) as error:
+        raise LinkError(
+            "This link does not work. Please check that you copied all of it."
+        ) from error
+
+
+def calendar_feed_url(staff) -> str:
+    path = reverse("appointments:staff_calendar", args=[staff.calendar_key])
+    return settings.SITE_URL.rstrip("/") + path

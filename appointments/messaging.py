@@ -1,0 +1,301 @@
+"""Messages to patrons and staff: written to an outbox, sent once.
+
+Each change that a patron or staff member should hear about writes Message rows in the same
+transaction (so a rolled-back booking tells nobody). Sending claims one row at a time with
+`SELECT ... FOR UPDATE SKIP LOCKED` and marks it sent before the transaction ends, so several
+copies of the sending job never send the same message, and a job that dies mid-send leaves the
+row waiting for the next run. A failed send is retried with growing pauses and, after
+MESSAGE_MAX_ATTEMPTS tries, shown to staff as failed.
+
+A patron is reached by the channel they chose. Text messages carry only the date, time, branch
+and a link: never what the patron asked for help with. Phone calls are not sent: they wait on
+the staff call list until someone marks them done or not reached.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from patrons.models import ContactMethod
+
+from .calendar import appointment_ics
+from .formatting import format_time, format_when
+from .links import feedback_url, private_url
+from .models import (
+    Appointment,
+    Message,
+    MessageChannel,
+    MessageKind,
+    MessageState,
+    Status,
+)
+from .texting import get_text_backend
+
+logger = logging.getLogger(__name__)
+
+CALENDAR_KINDS = {MessageKind.CONFIRMATION, MessageKind.CHANGE, MessageKind.CANCELLATION}
+SUBJECTS = {
+    MessageKind.CONFIRMATION: "Your library help session is booked",
+    MessageKind.CHANGE: "Your library help session has a new time",
+    MessageKind.CANCELLATION: "Your library help session is cancelled",
+    MessageKind.REMINDER: "Reminder: your library help session",
+    MessageKind.FOLLOW_UP: "Did your library help session help?",
+    MessageKind.STAFF_NEW_BOOKING: "New session booked",
+    MessageKind.STAFF_CANCELLATION: "Session cancelled",
+}
+
+
+def _context(appointment: Appointment) -> dict:
+    start = appointment.local_starts_at
+    return {
+        "appointment": appointment,
+        "patron": appointment.patron,
+        "when": format_when(start),
+        "until": format_time(appointment.local_ends_at),
+        "link": private_url(appointment),
+        "library_name": settings.LIBRARY_NAME,
+        "library_phone": settings.LIBRARY_PHONE,
+        "site_url": settings.SITE_URL.rstrip("/"),
+    }
+
+
+def patron_channel(patron) -> str:
+    """The message channel for the way this patron asked to be reached."""
+    return {
+        ContactMethod.EMAIL: MessageChannel.EMAIL,
+        ContactMethod.TEXT: MessageChannel.TEXT,
+        ContactMethod.CALL: MessageChannel.CALL,
+    }[patron.preferred_contact]
+
+
+def _patron_message(
+    appointment: Appointment, kind: str, *, key: str, send_after: datetime | None = None
+) -> Message | None:
+    patron = appointment.patron
+    if patron is None:
+        return None
+    channel = patron_channel(patron)
+    context = _context(appointment)
+    if kind == MessageKind.FOLLOW_UP:
+        context["feedback_link"] = feedback_url(appointment)
+    body = render_to_string(f"messages/{channel}/{kind}.txt", context).strip() + "\n"
+    return Message(
+        kind=kind,
+        channel=channel,
+        appointment=appointment,
+        patron=patron,
+        to=patron.email if channel == MessageChannel.EMAIL else patron.phone,
+        subject=SUBJECTS[kind] if channel == MessageChannel.EMAIL else "",
+        body=body,
+        state=MessageState.TO_CALL if channel == MessageChannel.CALL else MessageState.PENDING,
+        key=key,
+        send_after=send_after or timezone.now(),
+    )
+
+
+def _staff_message(appointment: Appointment, kind: str, *, key: str) -> Message | None:
+    user = appointment.staff.user
+    if not user.email:
+        return None
+    body = render_to_string(f"messages/staff/{kind}.txt", _context(appointment)).strip() + "\n"
+    return Message(
+        kind=kind,
+        channel=MessageChannel.EMAIL,
+        appointment=appointment,
+        staff_user=user,
+        to=user.email,
+        subject=f"{SUBJECTS[kind]}: {format_when(appointment.local_starts_at)}",
+        body=body,
+        state=MessageState.PENDING,
+        key=key,
+        send_after=timezone.now(),
+    )
+
+
+def _save_new(messages: list[Message | None]) -> None:
+    """Insert, skipping any already written (their unique key makes enqueueing idempotent)."""
+    Message.objects.bulk_create([m for m in messages if m is not None], ignore_conflicts=True)
+
+
+def _send_soon() -> None:
+    """Try to send what was just written once the transaction commits; the job catches the rest."""
+    transaction.on_commit(lambda: send_due(max_messages=20))
+
+
+def _version(appointment: Appointment) -> str:
+    return f"{appointment.reference}:{appointment.sequence}"
+
+
+def _skip_pending(appointment: Appointment, kinds) -> None:
+    appointment.messages.filter(
+        kind__in=kinds, state__in=[MessageState.PENDING, MessageState.TO_CALL]
+    ).update(state=MessageState.SKIPPED)
+
+
+def booking_made(appointment: Appointment) -> None:
+    messages = [
+        _staff_message(
+            appointment, MessageKind.STAFF_NEW_BOOKING, key=f"staff-new:{_version(appointment)}"
+        )
+    ]
+    patron = appointment.patron
+    told_in_person = appointment.channel != "online"
+    # A patron who booked with the desk in person or on the phone and prefers calls was just
+    # told the time; a call to confirm would only repeat it.
+    if patron and not (told_in_person and patron.preferred_contact == ContactMethod.CALL):
+        messages.append(
+            _patron_message(
+                appointment, MessageKind.CONFIRMATION, key=f"confirm:{_version(appointment)}"
+            )
+        )
+    _save_new(messages)
+    _send_soon()
+
+
+def booking_changed(appointment: Appointment) -> None:
+    _skip_pending(appointment, [MessageKind.REMINDER, MessageKind.CONFIRMATION])
+    _save_new(
+        [
+            _patron_message(appointment, MessageKind.CHANGE, key=f"change:{_version(appointment)}"),
+            _staff_message(
+                appointment, MessageKind.STAFF_NEW_BOOKING, key=f"staff-new:{_version(appointment)}"
+            ),
+        ]
+    )
+    _send_soon()
+
+
+def booking_cancelled(appointment: Appointment, *, by_staff: bool = False) -> None:
+    _skip_pending(appointment, [MessageKind.REMINDER, MessageKind.CONFIRMATION, MessageKind.CHANGE])
+    messages = [
+        _staff_message(
+            appointment, MessageKind.STAFF_CANCELLATION, key=f"staff-cancel:{_version(appointment)}"
+        )
+    ]
+    if by_staff:
+        messages.append(
+            _patron_message(
+                appointment, MessageKind.CANCELLATION, key=f"cancel:{_version(appointment)}"
+            )
+        )
+    elif appointment.patron and appointment.patron.preferred_contact != ContactMethod.CALL:
+        # They cancelled it themselves: a note for their records (and their calendar), no call.
+        messages.append(
+            _patron_message(
+                appointment, MessageKind.CANCELLATION, key=f"cancel:{_version(appointment)}"
+            )
+        )
+    _save_new(messages)
+    _send_soon()
+
+
+def enqueue_reminders(now: datetime | None = None) -> int:
+    """Write a reminder for each confirmed session starting within REMINDER_HOURS_BEFORE.
+
+    Sessions booked inside that window already had their confirmation, so they get none.
+    One reminder per session time: a rescheduled session is reminded of its new time.
+    """
+    now = now or timezone.now()
+    ahead = timedelta(hours=settings.REMINDER_HOURS_BEFORE)
+    due = Appointment.objects.filter(
+        status=Status.CONFIRMED,
+        patron__isnull=False,
+        starts_at__gt=now,
+        starts_at__lte=now + ahead,
+    ).select_related("patron", "branch", "staff", "topic")
+    messages = [
+        _patron_message(
+            appointment,
+            MessageKind.REMINDER,
+            key=f"reminder:{appointment.reference}:{int(appointment.starts_at.timestamp())}",
+        )
+        for appointment in due
+        if appointment.created_at <= appointment.starts_at - ahead
+    ]
+    before = Message.objects.filter(kind=MessageKind.REMINDER).count()
+    _save_new(messages)
+    return Message.objects.filter(kind=MessageKind.REMINDER).count() - before
+
+
+def enqueue_follow_ups(now: datetime | None = None) -> int:
+    """Write the follow-up for attended sessions that ended FOLLOW_UP_HOURS_AFTER ago.
+
+    Sessions more than a week past are left alone: a late "did it help?" is just noise.
+    """
+    now = now or timezone.now()
+    after = timedelta(hours=settings.FOLLOW_UP_HOURS_AFTER)
+    due = Appointment.objects.filter(
+        status=Status.ATTENDED,
+        patron__isnull=False,
+        feedback__isnull=True,
+        ends_at__lte=now - after,
+        ends_at__gt=now - after - timedelta(days=7),
+    ).select_related("patron", "branch", "staff", "topic")
+    messages = [
+        _patron_message(a, MessageKind.FOLLOW_UP, key=f"follow-up:{a.reference}") for a in due
+    ]
+    before = Message.objects.filter(kind=MessageKind.FOLLOW_UP).count()
+    _save_new(messages)
+    return Message.objects.filter(kind=MessageKind.FOLLOW_UP).count() - before
+
+
+def _deliver(message: Message) -> None:
+    if message.channel == MessageChannel.TEXT:
+        get_text_backend().send(message.to, message.body)
+        return
+    email = EmailMessage(subject=message.subject, body=message.body, to=[message.to])
+    if message.patron_id and message.kind in CALENDAR_KINDS and message.appointment_id:
+        email.attach("session.ics", appointment_ics(message.appointment), "text/calendar")
+    email.send(fail_silently=False)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return timedelta(minutes=2**attempts)
+
+
+def send_due(*, now: datetime | None = None, max_messages: int | None = None) -> dict[str, int]:
+    """Send waiting email and text messages that are due, one at a time, each exactly once."""
+    now = now or timezone.now()
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    while max_messages is None or sum(counts.values()) < max_messages:
+        with transaction.atomic():
+            message = (
+                Message.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("appointment__topic", "appointment__branch", "appointment__staff")
+                .filter(
+                    state=MessageState.PENDING,
+                    send_after__lte=now,
+                    channel__in=[MessageChannel.EMAIL, MessageChannel.TEXT],
+                )
+                .order_by("send_after", "pk")
+                .first()
+            )
+            if message is None:
+                break
+            message.attempts += 1
+            try:
+                _deliver(message)
+            except Exception as error:
+                message.last_error = f"{type(error).__name__}: {error}"[:500]
+                if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
+                    message.state = MessageState.FAILED
+                    counts["failed"] += 1
+                    logger.warning(
+                        "Message %s failed for good after %s tries", message.pk, message.attempts
+                    )
+                else:
+                    message.send_after = now + retry_delay(message.attempts)
+                    counts["retry"] += 1
+            else:
+                message.state = MessageState.SENT
+                message.sent_at = timezone.now()
+                counts["sent"] += 1
+            message.save(update_fields=["state", "attempts", "last_error", "send_after", "sent_at"])
+    return counts

@@ -1,0 +1,618 @@
+"""Branches, topics, staff schedules and appointments.
+
+Times are stored in UTC. Weekly availability is kept in the branch's local wall-clock time, so
+"Tuesdays 10:00 to 12:00" stays 10:00 to 12:00 on both sides of a daylight-saving change.
+"""
+
+import uuid
+import zoneinfo
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Func, Q
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ValidationError(
+            '"%(value)s" is not a time zone. Use a name such as America/Chicago.',
+            params={"value": value},
+        ) from error
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class Branch(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    address = models.CharField(max_length=250)
+    phone = models.CharField(max_length=30, blank=True)
+    time_zone = models.CharField(
+        max_length=60,
+        validators=[validate_time_zone],
+        help_text="For example America/Chicago. Open times are shown in this zone.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "branches"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+def default_session_lengths() -> list[int]:
+    return [60]
+
+
+class Topic(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(
+        help_text="In plain words, what a patron can get help with.", max_length=1000
+    )
+    session_lengths = ArrayField(
+        models.PositiveSmallIntegerField(),
+        default=default_session_lengths,
+        help_text="Minutes, separated by commas, for example 30,60.",
+    )
+    padding_before = models.PositiveSmallIntegerField(
+        "minutes kept free before", default=0, help_text="Preparation time, 0 to 60 minutes."
+    )
+    padding_after = models.PositiveSmallIntegerField(
+        "minutes kept free after", default=0, help_text="Wrap-up time, 0 to 60 minutes."
+    )
+    min_notice_hours = models.PositiveSmallIntegerField(
+        "minimum notice (hours)",
+        null=True,
+        blank=True,
+        help_text="How long before a session patrons must book. Empty: the library's default.",
+    )
+    booking_window_days = models.PositiveSmallIntegerField(
+        "book up to (days ahead)",
+        null=True,
+        blank=True,
+        help_text="How far ahead patrons may book. Empty: the library's default.",
+    )
+    cancel_cutoff_hours = models.PositiveSmallIntegerField(
+        "online cancellation closes (hours before)",
+        null=True,
+        blank=True,
+        help_text="Later than this, patrons must call to cancel. Empty: the library's default.",
+    )
+    is_active = models.BooleanField("offered to patrons", default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(session_lengths__len__gt=0), name="topic_has_a_session_length"
+            ),
+            models.CheckConstraint(
+                condition=Q(padding_before__lte=60, padding_after__lte=60),
+                name="topic_padding_at_most_an_hour",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        lengths = self.session_lengths or []
+        if not lengths:
+            raise ValidationError({"session_lengths": "Give at least one session length."})
+        if any(not 15 <= length <= 240 for length in lengths):
+            raise ValidationError(
+                {"session_lengths": "Session lengths must be between 15 and 240 minutes."}
+            )
+        self.session_lengths = sorted(set(lengths))
+
+    @property
+    def notice_hours(self) -> int:
+        if self.min_notice_hours is None:
+            return settings.BOOKING_MIN_NOTICE_HOURS
+        return self.min_notice_hours
+
+    @property
+    def window_days(self) -> int:
+        if self.booking_window_days is None:
+            return settings.BOOKING_WINDOW_DAYS
+        return self.booking_window_days
+
+    @property
+    def cutoff_hours(self) -> int:
+        if self.cancel_cutoff_hours is None:
+            return settings.CANCEL_CUTOFF_HOURS
+        return self.cancel_cutoff_hours
+
+    @property
+    def lengths_display(self) -> str:
+        return " or ".join(f"{n} minutes" for n in self.session_lengths)
+
+
+class StaffProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    public_name = models.CharField(
+        max_length=60, help_text='How patrons see this person, for example "Ana P.".'
+    )
+    introduction = models.CharField(
+        max_length=300, blank=True, help_text="A sentence or two shown to patrons."
+    )
+    branches = models.ManyToManyField(Branch, related_name="staff")
+    topics = models.ManyToManyField(Topic, related_name="staff", blank=True)
+    is_bookable = models.BooleanField("takes bookings", default=True)
+    # The secret in this person's calendar feed address; change it to revoke old subscriptions.
+    calendar_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["public_name"]
+        verbose_name = "staff member"
+
+    def __str__(self) -> str:
+        return self.public_name
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class Availability(models.Model):
+    """A weekly stretch of time in which a staff member takes sessions at a branch."""
+
+    staff = models.ForeignKey(StaffProfile, on_delete=models.CASCADE, related_name="availability")
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="availability")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField(help_text="Branch local time.")
+    end_time = models.TimeField(help_text="Branch local time.")
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["staff", "weekday", "start_time"]
+        verbose_name_plural = "weekly availability"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")),
+                name="availability_ends_after_start",
+                violation_error_message="The end time must be after the start time.",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True)
+                | Q(valid_from__isnull=True)
+                | Q(valid_until__gte=F("valid_from")),
+                name="availability_valid_range",
+                violation_error_message='"Valid until" must not be before "valid from".',
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M} "
+            f"at {self.branch}"
+        )
+
+
+class Block(models.Model):
+    """Time a staff member keeps for other work: no sessions then, at any branch."""
+
+    staff = models.ForeignKey(StaffProfile, on_delete=models.CASCADE, related_name="blocks")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name = "blocked time"
+        verbose_name_plural = "blocked time"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="block_ends_after_start",
+                violation_error_message="The end must be after the start.",
+            )
+        ]
+        indexes = [models.Index(fields=["staff", "ends_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.staff}: {self.reason}"
+
+
+class Closure(models.Model):
+    """Days a branch is closed (holidays, renovation): no sessions there."""
+
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="closures")
+    first_day = models.DateField()
+    last_day = models.DateField()
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["first_day"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(last_day__gte=F("first_day")),
+                name="closure_last_day_not_before_first",
+                violation_error_message="The last day must not be before the first day.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.branch} closed: {self.reason}"
+
+
+class SkillLevel(models.TextChoices):
+    NEW = "new", "New to this"
+    SOME = "some", "Some experience"
+    CONFIDENT = "confident", "Confident"
+
+
+class Status(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed"
+    CANCELLED = "cancelled", "Cancelled"
+    ATTENDED = "attended", "Attended"
+    NO_SHOW = "no_show", "Did not come"
+
+
+class Channel(models.TextChoices):
+    ONLINE = "online", "Online"
+    DESK = "desk", "At the desk"
+    PHONE = "phone", "By phone"
+
+
+class AppointmentQuerySet(models.QuerySet):
+    def active(self):
+        return self.exclude(status=Status.CANCELLED)
+
+    def upcoming(self, now=None):
+        from django.utils import timezone
+
+        return self.filter(status=Status.CONFIRMED, starts_at__gt=now or timezone.now())
+
+
+class Appointment(models.Model):
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patron = models.ForeignKey(
+        "patrons.Patron",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="appointments",
+    )
+    staff = models.ForeignKey(StaffProfile, on_delete=models.PROTECT, related_name="appointments")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="appointments")
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="appointments")
+    skill_level = models.CharField(max_length=10, choices=SkillLevel.choices)
+    learning_goal = models.TextField("what they want to learn", max_length=1000)
+    party_size = models.PositiveSmallIntegerField("people coming", default=1)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    # Padding is copied from the topic at booking, so later changes to the topic leave it alone.
+    padding_before = models.PositiveSmallIntegerField(default=0, editable=False)
+    padding_after = models.PositiveSmallIntegerField(default=0, editable=False)
+    # The staff member's time this session takes, padding included. The overlap rule is on this.
+    occupied_from = models.DateTimeField(editable=False)
+    occupied_until = models.DateTimeField(editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.ONLINE)
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The staff member who booked it for the patron.",
+    )
+    limit_override_reason = models.CharField("why the limit was lifted", max_length=200, blank=True)
+    sequence = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who checked the patron in, or marked them absent.",
+    )
+    marked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AppointmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts_at"]
+        permissions = [
+            ("book_for_patron", "Can book sessions for patrons at the desk"),
+            ("view_all_calendars", "Can see every staff member's calendar"),
+            ("manage_all_schedules", "Can change every staff member's schedule"),
+        ]
+        indexes = [
+            models.Index(fields=["staff", "occupied_until"]),
+            models.Index(fields=["starts_at"]),
+        ]
+        constraints = [
+            ExclusionConstraint(
+                name="appointment_no_staff_overlap",
+                expressions=[
+                    (TsTzRange("occupied_from", "occupied_until"), RangeOperators.OVERLAPS),
+                    ("staff", RangeOperators.EQUAL),
+                ],
+                condition=~Q(status="cancelled"),
+                violation_error_message="That staff member already has a session at that time.",
+            ),
+            ExclusionConstraint(
+                name="appointment_no_patron_overlap",
+                expressions=[
+                    (TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                    ("patron", RangeOperators.EQUAL),
+                ],
+                condition=~Q(status="cancelled"),
+                violation_error_message="This patron already has a session at that time.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="appointment_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(occupied_from__lte=F("starts_at"), occupied_until__gte=F("ends_at")),
+                name="appointment_occupies_its_session",
+            ),
+            models.CheckConstraint(
+                condition=Q(party_size__gte=1, party_size__lte=3),
+                name="appointment_party_of_one_to_three",
+                violation_error_message="A session is for one to three people.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} with {self.staff}"
+
+    def save(self, *args, **kwargs):
+        self.occupied_from = self.starts_at - timedelta(minutes=self.padding_before)
+        self.occupied_until = self.ends_at + timedelta(minutes=self.padding_after)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "occupied_from", "occupied_until"}
+        super().save(*args, **kwargs)
+
+    @property
+    def local_starts_at(self):
+        return self.starts_at.astimezone(self.branch.tz)
+
+    @property
+    def local_ends_at(self):
+        return self.ends_at.astimezone(self.branch.tz)
+
+    @property
+    def minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+    @property
+    def can_change_online(self) -> bool:
+        """Patrons may cancel or move a session through their link until the topic's cutoff."""
+        from django.utils import timezone
+
+        cutoff = self.starts_at - timedelta(hours=self.topic.cutoff_hours)
+        return self.is_cancellable and timezone.now() < cutoff
+
+    @property
+    def is_cancellable(self) -> bool:
+        from django.utils import timezone
+
+        return self.status == Status.CONFIRMED and self.starts_at > timezone.now()
+
+
+class MessageKind(models.TextChoices):
+    CONFIRMATION = "confirmation", "Booking confirmed"
+    CHANGE = "change", "Booking changed"
+    CANCELLATION = "cancellation", "Booking cancelled"
+    REMINDER = "reminder", "Reminder"
+    FOLLOW_UP = "follow_up", "Follow-up after the session"
+    STAFF_NEW_BOOKING = "staff_new", "New booking (to staff)"
+    STAFF_CANCELLATION = "staff_cancel", "Cancellation (to staff)"
+    WAITLIST_OFFER = "waitlist_offer", "A time for someone on the waiting list"
+
+
+class MessageChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    TEXT = "text", "Text message"
+    CALL = "call", "Phone call"
+
+
+class MessageState(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Could not be sent"
+    TO_CALL = "to_call", "To call"
+    CALLED = "called", "Called"
+    NOT_REACHED = "not_reached", "Not reached"
+    SKIPPED = "skipped", "No longer needed"
+
+
+class Message(models.Model):
+    """One message to a patron or staff member: the outbox and the record of what was sent.
+
+    Messages are written in the same transaction as the change they report, and sent by
+    `manage.py send_notifications` (and right after the change, when it can). Phone calls are
+    not sent: they wait on the staff call list until someone marks them.
+    """
+
+    kind = models.CharField(max_length=20, choices=MessageKind.choices)
+    channel = models.CharField(max_length=10, choices=MessageChannel.choices)
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    patron = models.ForeignKey(
+        "patrons.Patron", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="library_messages",
+    )
+    to = models.CharField("sent to", max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    state = models.CharField(max_length=12, choices=MessageState.choices)
+    # Makes "enqueue" idempotent: one reminder per session time, one confirmation per booking.
+    key = models.CharField(max_length=120, unique=True)
+    send_after = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["send_after"],
+                name="message_due",
+                condition=Q(state="pending"),
+            ),
+            models.Index(fields=["state", "channel"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.get_channel_display().lower()} to {self.to}"
+
+
+class Feedback(models.Model):
+    """A patron's answer to the follow-up: did the session help, and anything else."""
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.CASCADE, related_name="feedback"
+    )
+    helpful = models.PositiveSmallIntegerField("did it help (1 to 5)")
+    comment = models.TextField(blank=True, max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(helpful__gte=1, helpful__lte=5), name="feedback_helpful_1_to_5"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Feedback on {self.appointment}: {self.helpful}/5"
+
+
+class WalkIn(models.Model):
+    """Help the desk gave without a booking, recorded in seconds so it counts in statistics."""
+
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="walk_ins")
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="walk_ins")
+    minutes = models.PositiveSmallIntegerField()
+    skill_level = models.CharField(max_length=10, choices=SkillLevel.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = "walk-in help"
+        verbose_name_plural = "walk-in help"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(minutes__gte=1, minutes__lte=240), name="walk_in_minutes_1_to_240"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic}, {self.minutes} minutes"
+
+
+class WaitlistState(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered a time"
+    BOOKED = "booked", "Booked"
+    REMOVED = "removed", "Removed"
+
+
+class WaitlistEntry(models.Model):
+    """A patron waiting for a time to open for a topic (at a branch, on some weekdays).
+
+    When a matching time opens, the first patron waiting is offered it, held for them for
+    WAITLIST_HOLD_HOURS; the database refuses a second live offer of an overlapping time with
+    the same staff member.
+    """
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="waitlist")
+    branch = models.ForeignKey(
+        Branch, null=True, blank=True, on_delete=models.CASCADE, related_name="waitlist"
+    )
+    weekdays = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
+    patron = models.ForeignKey(
+        "patrons.Patron", on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    skill_level = models.CharField(max_length=10, choices=SkillLevel.choices)
+    learning_goal = models.TextField("what they want to learn", max_length=1000)
+    party_size = models.PositiveSmallIntegerField(default=1)
+    length = models.PositiveSmallIntegerField()
+    state = models.CharField(
+        max_length=10, choices=WaitlistState.choices, default=WaitlistState.WAITING
+    )
+    offer_staff = models.ForeignKey(
+        StaffProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offer_branch = models.ForeignKey(
+        Branch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offer_starts_at = models.DateTimeField(null=True, blank=True)
+    offer_ends_at = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    offers_made = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = "waiting list entry"
+        verbose_name_plural = "waiting list"
+        constraints = [
+            ExclusionConstraint(
+                name="waitlist_one_live_offer_per_time",
+                expressions=[
+                    (TsTzRange("offer_starts_at", "offer_ends_at"), RangeOperators.OVERLAPS),
+                    ("offer_staff", RangeOperators.EQUAL),
+                ],
+                condition=Q(state="offered"),
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="offered")
+                | Q(offer_staff__isnull=False, offer_starts_at__isnull=False),
+                name="waitlist_offer_has_a_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patron} waiting for {self.topic}"

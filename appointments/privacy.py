@@ -1,0 +1,94 @@
+"""Keeping the privacy promise: forget a patron on request, and purge what is kept too long.
+
+What statistics need (date, branch, topic, staff, skill level, party size, status, channel)
+stays; the patron link, contact details and every piece of free text go.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import connection, transaction
+from django.utils import timezone
+
+from patrons.models import AccessRecord, Patron, record_access
+
+from .booking import cancel_appointment
+from .models import (
+    Appointment,
+    Feedback,
+    Message,
+    MessageState,
+    Status,
+    WaitlistEntry,
+    WaitlistState,
+)
+
+# Any fixed number: the advisory lock that makes concurrent purges run one after the other.
+PURGE_LOCK = 8_310_042
+
+
+def _anonymise(appointments) -> int:
+    return appointments.exclude(patron=None, learning_goal="", limit_override_reason="").update(
+        patron=None, learning_goal="", limit_override_reason=""
+    )
+
+
+@transaction.atomic
+def forget_patron(patron: Patron, *, by_user=None) -> dict[str, int]:
+    """Delete everything that identifies a patron. Upcoming sessions are cancelled (the staff
+    member is told); past sessions keep only their statistics."""
+    if by_user is not None:
+        record_access(by_user, patron, AccessRecord.What.FORGOTTEN, patron.pk)
+    cancelled = 0
+    upcoming = patron.appointments.filter(status=Status.CONFIRMED, starts_at__gt=timezone.now())
+    for appointment in upcoming.select_related("staff__user", "branch", "topic"):
+        cancelled += cancel_appointment(appointment)
+    Feedback.objects.filter(appointment__patron=patron).update(comment="")
+    sessions = _anonymise(patron.appointments.all())
+    messages, _ = Message.objects.filter(patron=patron).delete()
+    patron.delete()
+    return {"cancelled": cancelled, "sessions": sessions, "messages": messages}
+
+
+def purge(now=None) -> dict[str, int]:
+    """Remove patron data past its retention period. Safe to run at once on several servers:
+    the runs take turns, and a second run finds nothing left to do."""
+    now = now or timezone.now()
+    days = timedelta(days=1)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PURGE_LOCK])
+        patron_cutoff = now - settings.PATRON_DATA_RETENTION_DAYS * days
+        old_sessions = Appointment.objects.filter(ends_at__lt=patron_cutoff).exclude(
+            status=Status.CONFIRMED, starts_at__gt=now
+        )
+        old_feedback = Feedback.objects.filter(
+            appointment__in=old_sessions, comment__gt=""
+        ) | Feedback.objects.filter(
+            created_at__lt=now - settings.FEEDBACK_COMMENT_RETENTION_DAYS * days, comment__gt=""
+        )
+        counts = {"feedback comments": old_feedback.update(comment="")}
+        counts["sessions"] = _anonymise(old_sessions)
+        # Waiting-list entries hold contact details and free text too.
+        counts["waiting-list entries"], _ = (
+            WaitlistEntry.objects.filter(created_at__lt=patron_cutoff)
+            .exclude(state=WaitlistState.OFFERED)
+            .delete()
+        )
+        counts["patrons"], _ = Patron.objects.filter(
+            appointments__isnull=True, waitlist_entries__isnull=True, updated_at__lt=patron_cutoff
+        ).delete()
+        counts["messages"], _ = (
+            Message.objects.filter(created_at__lt=now - settings.MESSAGE_RETENTION_DAYS * days)
+            .exclude(state__in=[MessageState.PENDING, MessageState.TO_CALL])
+            .delete()
+        )
+        counts["access records"], _ = AccessRecord.objects.filter(
+            at__lt=now - settings.ACCESS_LOG_RETENTION_DAYS * days
+        ).delete()
+        # Unfinished bookings keep what the patron typed in their session: drop expired ones.
+        counts["expired browser sessions"], _ = Session.objects.filter(expire_date__lt=now).delete()
+    return counts

@@ -1,0 +1,36 @@
+"""Schedules that need a manager's attention before patrons find nothing to book."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from .booking import find_open_slots
+from .models import StaffProfile, Topic
+
+
+def topics_without_open_time(days: int = 14) -> list[Topic]:
+    today = timezone.localdate()
+    return [
+        topic
+        for topic in Topic.objects.filter(is_active=True)
+        if not find_open_slots(
+            topic,
+            length=min(topic.session_lengths),
+            first_day=today,
+            last_day=today + timedelta(days=days),
+        )
+    ]
+
+
+def staff_without_hours() -> list[StaffProfile]:
+    today = timezone.localdate()
+    current = Q(availability__valid_until__isnull=True) | Q(availability__valid_until__gte=today)
+    with_hours = StaffProfile.objects.filter(current, availability__isnull=False).values("pk")
+    return list(
+        StaffProfile.objects.filter(is_bookable=True, user__is_active=True).exclude(
+            pk__in=with_hours
+        )
+    )

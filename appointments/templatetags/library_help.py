@@ -1,0 +1,52 @@
+"""Template filters for dates and times in plain words."""
+
+from django import template
+
+from appointments import formatting
+
+register = template.Library()
+
+
+@register.filter
+def when(moment) -> str:
+    """ "Tuesday 3 March, 2:30 pm" (give it a local time)."""
+    return formatting.format_when(moment) if moment else ""
+
+
+@register.filter
+def day(moment) -> str:
+    return formatting.format_day(moment) if moment else ""
+
+
+@register.filter
+def clock(moment) -> str:
+    return formatting.format_time(moment) if moment else ""
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key)
+
+
+@register.filter
+def add_class(field, css: str):
+    """Render a form field with a Bootstrap class ("form-control" for text, "form-select")."""
+    is_select = getattr(field.field.widget, "input_type", "") == "select"
+    css = "form-select" if is_select else "form-control"
+    return field.as_widget(attrs={"class": css})
+
+
+@register.simple_tag
+def schedule_warnings(user) -> dict:
+    """For managers: schedules broken before patrons notice (nothing to book, no hours set)."""
+    if not (user.is_superuser or user.has_perm("appointments.manage_all_schedules")):
+        return {}
+    from appointments.schedule_health import staff_without_hours, topics_without_open_time
+
+    return {"topics": topics_without_open_time(), "staff": staff_without_hours()}
+
+
+@register.filter
+def localtime_in(moment, branch):
+    """A stored (UTC) time on the branch's clock."""
+    return moment.astimezone(branch.tz) if moment else moment

@@ -1,0 +1,33 @@
+from django.urls import path
+
+from . import calls, desk, feeds, staff_views, today, views
+
+app_name = "appointments"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("book/<slug:slug>/", views.need, name="need"),
+    path("book/<slug:slug>/time/", views.choose_time, name="time"),
+    path("book/<slug:slug>/contact/", views.contact, name="contact"),
+    path("book/<slug:slug>/waiting-list/", views.join_waitlist, name="join_waitlist"),
+    path("waiting-list/<str:token>/", views.waitlist_offer, name="waitlist_offer"),
+    path("booking/<str:token>/", views.manage, name="manage"),
+    path("booking/<str:token>/cancel/", views.cancel, name="cancel"),
+    path("booking/<str:token>/change/", views.reschedule, name="reschedule"),
+    path("booking/<str:token>/my-data/", views.my_data, name="my_data"),
+    path("booking/<str:token>/my-data/delete/", views.forget_me, name="forget_me"),
+    path("feedback/<str:token>/", views.feedback, name="feedback"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("desk/statistics/", staff_views.statistics, name="statistics"),
+    path("calendar/<uuid:key>.ics", feeds.staff_calendar, name="staff_calendar"),
+    path("desk/today/", today.today, name="today"),
+    path("desk/today/walk-in/", today.walk_in, name="walk_in"),
+    path("desk/session/<uuid:reference>/mark/", today.mark, name="mark"),
+    path("desk/patron/<int:patron_id>/lift-pause/", today.lift_pause, name="lift_pause"),
+    path("desk/calls/", calls.call_list, name="calls"),
+    path("desk/calls/<int:pk>/", calls.mark_call, name="mark_call"),
+    path("desk/", desk.find_patron, name="desk"),
+    path("desk/patron/new/", desk.add_patron, name="desk_add_patron"),
+    path("desk/patron/<int:patron_id>/book/", desk.book, name="desk_book"),
+    path("desk/booked/<uuid:reference>/", desk.booked, name="desk_booked"),
+]

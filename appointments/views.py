@@ -1,0 +1,483 @@
+"""Patron pages: choose a topic, describe the need, pick a time, leave contact details.
+
+The booking in progress is kept in the patron's session (server side), so nothing a patron
+types ends up in a URL. Each step checks the earlier ones are done and sends the patron back if
+not.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.decorators import ratelimit
+
+from patrons.forms import PatronForm, save_patron
+
+from .booking import (
+    BookingError,
+    book_appointment,
+    booking_window,
+    cancel_appointment,
+    find_open_slots,
+    reschedule_appointment,
+)
+from .formatting import format_day
+from .forms import (
+    FeedbackForm,
+    NeedForm,
+    TimeChoiceForm,
+    TimeFilterForm,
+    WaitlistForm,
+    parse_slot_value,
+)
+from .links import (
+    LinkError,
+    appointment_from_feedback_token,
+    appointment_from_token,
+    private_path,
+)
+from .models import Branch, Feedback, StaffProfile, Topic, WaitlistEntry, WaitlistState
+from .privacy import forget_patron
+from .waitlist import entry_from_token
+
+# Per client address. Booking forms count only submissions; private links count every visit,
+# which makes guessing links (already hopeless: they are signed) slower still.
+booking_limit = ratelimit(
+    key="ip", rate=lambda group, request: settings.RATELIMIT_BOOKING, method="POST", block=True
+)
+lookup_limit = ratelimit(
+    key="ip",
+    rate=lambda group, request: settings.RATELIMIT_LOOKUP,
+    method=ratelimit.ALL,
+    block=True,
+)
+
+
+def rate_limited(request: HttpRequest, exception) -> HttpResponse:
+    return render(request, "rate_limited.html", status=429)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    topics = Topic.objects.filter(is_active=True, staff__is_bookable=True).distinct()
+    return render(request, "appointments/home.html", {"topics": topics})
+
+
+def _draft(request: HttpRequest, topic: Topic) -> dict:
+    return request.session.get(f"booking:{topic.slug}", {})
+
+
+def _save_draft(request: HttpRequest, topic: Topic, draft: dict) -> None:
+    request.session[f"booking:{topic.slug}"] = draft
+
+
+def _ask_need_first(request: HttpRequest, topic: Topic) -> HttpResponse:
+    messages.info(request, "First, tell us a little about what you need.")
+    return redirect("appointments:need", slug=topic.slug)
+
+
+def _active_topic(slug: str) -> Topic:
+    return get_object_or_404(Topic, slug=slug, is_active=True)
+
+
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def need(request: HttpRequest, slug: str) -> HttpResponse:
+    topic = _active_topic(slug)
+    draft = _draft(request, topic)
+    if request.method == "POST":
+        form = NeedForm(request.POST, topic=topic)
+        if form.is_valid():
+            _save_draft(request, topic, {**draft, "need": form.cleaned_data})
+            return redirect("appointments:time", slug=topic.slug)
+    else:
+        form = NeedForm(topic=topic, initial=draft.get("need"))
+    return render(request, "appointments/need.html", {"topic": topic, "form": form, "step": 1})
+
+
+def time_choices(
+    request: HttpRequest, topic: Topic, length: int, *, for_desk: bool = False, ignoring=None
+):
+    """The time picker's filter form, time form and week navigation, shared with the desk.
+
+    Only the week shown is computed (the later weeks only when this one is empty, to point to
+    the next open day). A submitted time is checked against the week it falls in.
+    """
+    filter_form = TimeFilterForm(request.GET or None, topic=topic)
+    filters = filter_form.filters()
+    branch, staff = filters["branch"], filters["staff"]
+    window = booking_window(topic, for_desk=for_desk)
+    today = timezone.localdate()
+    last_day = timezone.localdate(window.latest)
+    week_start = filters["week"] or today
+    chosen = parse_slot_value(request.POST.get("slot", "")) if request.method == "POST" else None
+    if chosen is not None:
+        week_start = timezone.localdate(chosen[2]) - timedelta(days=1)
+    week_start = max(today, min(week_start, last_day))
+    week_end = week_start + timedelta(days=6)
+
+    def open_between(first: date, last: date):
+        return find_open_slots(
+            topic,
+            length=length,
+            first_day=first,
+            last_day=last,
+            branch=branch,
+            staff=staff,
+            window=window,
+            ignoring=ignoring,
+        )
+
+    week_slots = open_between(week_start, week_end)
+    later = [] if week_slots or week_end >= last_day else open_between(week_end, last_day)
+    shown = week_slots + later
+    branches = {b.pk: b for b in Branch.objects.filter(pk__in={s.branch_id for s in shown})}
+    staff_names = dict(
+        StaffProfile.objects.filter(pk__in={s.staff_id for s in week_slots}).values_list(
+            "pk", "public_name"
+        )
+    )
+
+    def local_day(slot) -> date:
+        return slot.start.astimezone(branches[slot.branch_id].tz).date()
+
+    week_slots = [s for s in week_slots if week_start <= local_day(s) <= week_end]
+    later = [s for s in later if local_day(s) > week_end]
+    return {
+        "filter_form": filter_form,
+        "all_slots": week_slots,
+        "week_slots": week_slots,
+        "branches": branches,
+        "staff_names": staff_names,
+        "any_staff": staff is None,
+        "show_branch": branch is None and filter_form.branch_count > 1,
+        "week_start": week_start,
+        "week_end": week_end,
+        "week_label": f"{format_day(week_start)} to {format_day(week_end)}",
+        "previous_week": week_start - timedelta(days=7) if week_start > today else None,
+        "next_week": week_end + timedelta(days=1) if week_end < last_day else None,
+        "next_open_day": local_day(later[0]) if later and not week_slots else None,
+    }
+
+
+def _time_form(context, data=None) -> TimeChoiceForm:
+    return TimeChoiceForm(
+        data,
+        slots=context["week_slots"] if data is None else context["all_slots"],
+        branches=context["branches"],
+        staff_names=context["staff_names"],
+        any_staff=context["any_staff"],
+        show_branch=context["show_branch"],
+    )
+
+
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def choose_time(request: HttpRequest, slug: str) -> HttpResponse:
+    topic = _active_topic(slug)
+    draft = _draft(request, topic)
+    if "need" not in draft:
+        return _ask_need_first(request, topic)
+    context = time_choices(request, topic, draft["need"]["length"])
+    if request.method == "POST":
+        form = _time_form(context, request.POST)
+        if form.is_valid():
+            branch_id, staff_id, start = form.chosen()
+            draft["slot"] = {"branch": branch_id, "staff": staff_id, "start": start.isoformat()}
+            _save_draft(request, topic, draft)
+            return redirect("appointments:contact", slug=topic.slug)
+        form.options = _time_form(context).options
+    else:
+        form = _time_form(context)
+    context.update(topic=topic, form=form, step=2)
+    return render(request, "appointments/time.html", context)
+
+
+@sensitive_post_parameters()
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def contact(request: HttpRequest, slug: str) -> HttpResponse:
+    topic = _active_topic(slug)
+    draft = _draft(request, topic)
+    if "slot" not in draft:
+        return redirect("appointments:time", slug=topic.slug)
+    start = datetime.fromisoformat(draft["slot"]["start"])
+    branch = get_object_or_404(Branch, pk=draft["slot"]["branch"])
+    staff = StaffProfile.objects.filter(pk=draft["slot"]["staff"] or 0).first()
+    form = PatronForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        need = draft["need"]
+        try:
+            patron = save_patron(form)
+            appointment = book_appointment(
+                patron=patron,
+                topic=topic,
+                branch=branch,
+                starts_at=start,
+                length=need["length"],
+                skill_level=need["skill_level"],
+                learning_goal=need["learning_goal"],
+                party_size=need["party_size"],
+                staff=staff,
+            )
+        except BookingError as error:
+            if error.code in ("taken", "patron_overlap"):
+                draft.pop("slot", None)
+                _save_draft(request, topic, draft)
+                messages.error(request, error.message)
+                return redirect("appointments:time", slug=topic.slug)
+            form.add_error(None, error.message)
+        else:
+            request.session.pop(f"booking:{topic.slug}", None)
+            messages.success(request, "You're booked. We look forward to seeing you.")
+            return redirect(private_path(appointment))
+    local_start = start.astimezone(branch.tz)
+    context = {
+        "topic": topic,
+        "form": form,
+        "branch": branch,
+        "staff": staff,
+        "local_start": local_start,
+        "need": draft["need"],
+        "step": 3,
+    }
+    return render(request, "appointments/contact.html", context)
+
+
+def too_late_message(appointment) -> str:
+    return (
+        "Your session is too soon to cancel or change online. Please call the desk at "
+        f"{appointment.branch.phone or settings.LIBRARY_PHONE}: we will sort it out with you."
+    )
+
+
+def _from_link(request: HttpRequest, token: str):
+    try:
+        return appointment_from_token(token), None
+    except LinkError as error:
+        response = render(request, "appointments/link_error.html", {"message": error.message})
+        response.status_code = 404
+        return None, response
+
+
+@lookup_limit
+def manage(request: HttpRequest, token: str) -> HttpResponse:
+    appointment, refused = _from_link(request, token)
+    if refused:
+        return refused
+    return render(
+        request,
+        "appointments/manage.html",
+        {"appointment": appointment, "token": token},
+    )
+
+
+@lookup_limit
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, token: str) -> HttpResponse:
+    appointment, refused = _from_link(request, token)
+    if refused:
+        return refused
+    if not appointment.is_cancellable:
+        messages.info(request, "This session can no longer be cancelled online.")
+        return redirect(reverse("appointments:manage", args=[token]))
+    if not appointment.can_change_online:
+        messages.info(request, too_late_message(appointment))
+        return redirect(reverse("appointments:manage", args=[token]))
+    if request.method == "POST":
+        if cancel_appointment(appointment):
+            messages.success(request, "Your session is cancelled. Thank you for letting us know.")
+        return redirect(reverse("appointments:manage", args=[token]))
+    return render(request, "appointments/cancel.html", {"appointment": appointment})
+
+
+@lookup_limit
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def reschedule(request: HttpRequest, token: str) -> HttpResponse:
+    """Pick another open time for the same topic and length, keeping the booking and its link."""
+    appointment, refused = _from_link(request, token)
+    if refused:
+        return refused
+    manage_url = reverse("appointments:manage", args=[token])
+    if not appointment.is_cancellable:
+        messages.info(request, "This session can no longer be changed online.")
+        return redirect(manage_url)
+    if not appointment.can_change_online:
+        messages.info(request, too_late_message(appointment))
+        return redirect(manage_url)
+    topic = appointment.topic
+    context = time_choices(request, topic, appointment.minutes, ignoring=appointment)
+    if request.method == "POST":
+        form = _time_form(context, request.POST)
+        if form.is_valid():
+            branch_id, staff_id, start = form.chosen()
+            try:
+                reschedule_appointment(
+                    appointment,
+                    branch=get_object_or_404(Branch, pk=branch_id),
+                    starts_at=start,
+                    staff=StaffProfile.objects.filter(pk=staff_id or 0).first(),
+                )
+            except BookingError as error:
+                form.add_error("slot", error.message)
+            else:
+                messages.success(request, "Your session has a new time. We have let you know.")
+                return redirect(manage_url)
+        form.options = _time_form(context).options
+    else:
+        form = _time_form(context)
+    context.update(topic=topic, form=form, appointment=appointment, token=token)
+    return render(request, "appointments/reschedule.html", context)
+
+
+@lookup_limit
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def feedback(request: HttpRequest, token: str) -> HttpResponse:
+    """The follow-up's two questions. Answered once; the link then only says thank you."""
+    try:
+        appointment = appointment_from_feedback_token(token)
+    except LinkError as error:
+        response = render(request, "appointments/link_error.html", {"message": error.message})
+        response.status_code = 404
+        return response
+    if Feedback.objects.filter(appointment=appointment).exists():
+        return render(request, "appointments/feedback_done.html", {"already": True})
+    form = FeedbackForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        _, created = Feedback.objects.get_or_create(
+            appointment=appointment, defaults=form.cleaned_data
+        )
+        return render(request, "appointments/feedback_done.html", {"already": not created})
+    return render(request, "appointments/feedback.html", {"form": form, "appointment": appointment})
+
+
+def privacy(request: HttpRequest) -> HttpResponse:
+    """The privacy promise in plain words; the periods come from the settings the code uses."""
+    return render(
+        request,
+        "privacy.html",
+        {
+            "patron_days": settings.PATRON_DATA_RETENTION_DAYS,
+            "message_days": settings.MESSAGE_RETENTION_DAYS,
+            "feedback_days": settings.FEEDBACK_COMMENT_RETENTION_DAYS,
+            "access_days": settings.ACCESS_LOG_RETENTION_DAYS,
+            "link_days": settings.PATRON_LINK_DAYS_AFTER,
+        },
+    )
+
+
+@lookup_limit
+def my_data(request: HttpRequest, token: str) -> HttpResponse:
+    """Everything held about the patron behind this link."""
+    appointment, refused = _from_link(request, token)
+    if refused:
+        return refused
+    patron = appointment.patron
+    context = {
+        "patron": patron,
+        "token": token,
+        "appointments": patron.appointments.select_related("topic", "branch", "staff"),
+        "messages_sent": patron.messages.order_by("-created_at"),
+    }
+    return render(request, "appointments/my_data.html", context)
+
+
+@lookup_limit
+@require_http_methods(["GET", "POST"])
+def forget_me(request: HttpRequest, token: str) -> HttpResponse:
+    appointment, refused = _from_link(request, token)
+    if refused:
+        return refused
+    if request.method == "POST":
+        forget_patron(appointment.patron)
+        return render(request, "appointments/forgotten.html")
+    return render(
+        request, "appointments/forget_me.html", {"patron": appointment.patron, "token": token}
+    )
+
+
+@sensitive_post_parameters()
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
+    """No time suits: wait for one. The need was told in the first step."""
+    topic = _active_topic(slug)
+    draft = _draft(request, topic)
+    if "need" not in draft:
+        return _ask_need_first(request, topic)
+    where = WaitlistForm(request.POST or None)
+    who = PatronForm(request.POST or None)
+    if request.method == "POST" and where.is_valid() and who.is_valid():
+        need = draft["need"]
+        with transaction.atomic():
+            patron = save_patron(who)
+            WaitlistEntry.objects.create(
+                topic=topic,
+                branch=where.cleaned_data["branch"],
+                weekdays=sorted(where.cleaned_data["weekdays"]),
+                patron=patron,
+                skill_level=need["skill_level"],
+                learning_goal=need["learning_goal"],
+                party_size=need["party_size"],
+                length=need["length"],
+            )
+        request.session.pop(f"booking:{topic.slug}", None)
+        return render(
+            request, "appointments/waitlist_joined.html", {"topic": topic, "patron": patron}
+        )
+    return render(
+        request, "appointments/waitlist.html", {"topic": topic, "where": where, "form": who}
+    )
+
+
+@lookup_limit
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in an offer: book the held time, or let the next person have it."""
+    entry = entry_from_token(token)
+    live = (
+        entry is not None
+        and entry.state == WaitlistState.OFFERED
+        and entry.offer_expires_at > timezone.now()
+    )
+    if not live:
+        return render(request, "appointments/waitlist_gone.html", status=410 if entry else 404)
+    if request.method == "POST" and request.POST.get("answer") == "no":
+        WaitlistEntry.objects.filter(pk=entry.pk, state=WaitlistState.OFFERED).update(
+            state=WaitlistState.WAITING, offer_expires_at=None
+        )
+        return render(request, "appointments/waitlist_declined.html")
+    if request.method == "POST":
+        try:
+            with transaction.atomic():
+                appointment = book_appointment(
+                    patron=entry.patron,
+                    topic=entry.topic,
+                    branch=entry.offer_branch,
+                    starts_at=entry.offer_starts_at,
+                    length=entry.length,
+                    skill_level=entry.skill_level,
+                    learning_goal=entry.learning_goal,
+                    party_size=entry.party_size,
+                    staff=entry.offer_staff,
+                    holder=entry,
+                )
+                WaitlistEntry.objects.filter(pk=entry.pk).update(state=WaitlistState.BOOKED)
+        except BookingError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "You're booked. We look forward to seeing you.")
+            return redirect(private_path(appointment))
+    return render(request, "appointments/waitlist_offer.html", {"entry": entry})

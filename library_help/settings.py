@@ -1,0 +1,217 @@
+"""Settings for Library Help, read from the environment (and an optional .env file).
+
+Production is switched on by DEBUG=false; there is no second settings tree.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env(
+    "SECRET_KEY",
+    default="dev-only-insecure-key-change-me" if DEBUG else environ.Env.NOTSET,
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "axes",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "patrons",
+    "appointments",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "library_help.middleware.content_security_policy",
+    "django_ratelimit.middleware.RatelimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+ROOT_URLCONF = "library_help.urls"
+WSGI_APPLICATION = "library_help.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # A library can replace any page's text (the privacy page, say) with its own templates
+        # in LIBRARY_TEMPLATES_DIR, which is searched first.
+        "DIRS": [*env.list("LIBRARY_TEMPLATES_DIR", default=[]), BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "appointments.context_processors.library",
+            ],
+        },
+    },
+]
+
+# PostgreSQL only. `make run` / `make test` point DATABASE_URL at the project's own cluster
+# when it is unset; anything else must say where its PostgreSQL is.
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Lets two test runs on one server use separate test databases.
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise environ.ImproperlyConfigured("Library Help runs on PostgreSQL only (DATABASE_URL).")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+# Stored times are always UTC; each branch shows and computes times in its own zone.
+TIME_ZONE = env("TIME_ZONE", default="America/Chicago")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "admin:login"
+
+# A cache every process shares: the rate limits count here. PostgreSQL by default (no extra
+# service to run); set CACHE_URL=redis://... where Redis is available.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://library_help_cache")}
+
+# Staff login: after 5 wrong passwords for one username from one address, wait 15 minutes.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "lockout.html"
+AXES_ENABLE_ADMIN = True
+
+# Public forms are limited per client address. Behind a proxy, set RATELIMIT_IP_META_KEY
+# (for example HTTP_X_FORWARDED_FOR) so each patron is counted, not the proxy.
+RATELIMIT_VIEW = "appointments.views.rate_limited"
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
+# A branch's public computers share one address, so the limits are generous.
+RATELIMIT_BOOKING = env("RATELIMIT_BOOKING", default="30/h")
+RATELIMIT_LOOKUP = env("RATELIMIT_LOOKUP", default="60/m")
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Library Help <help@library.example>")
+
+# Overrides the built-in policy (library_help/middleware.py) when set.
+CONTENT_SECURITY_POLICY = env("CONTENT_SECURITY_POLICY", default="")
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 60 * 60 * 12
+# Library computers are shared: sign-ins and unfinished bookings end with the browser.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    # Only a benchmark on plain http over loopback turns these off (SECURE_COOKIES=false).
+    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- The library and its booking rules -------------------------------------------------------
+LIBRARY_NAME = env("LIBRARY_NAME", default="Library Help")
+LIBRARY_PHONE = env("LIBRARY_PHONE", default="555-0100")
+# Used to build absolute links in messages (the patron's private link).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+# Patrons cannot book closer to the start than this.
+BOOKING_MIN_NOTICE_HOURS = env.int("BOOKING_MIN_NOTICE_HOURS", default=2)
+# How far ahead patrons may book.
+BOOKING_WINDOW_DAYS = env.int("BOOKING_WINDOW_DAYS", default=60)
+# At most this many upcoming sessions per patron; the desk can override with a reason.
+BOOKING_MAX_UPCOMING = env.int("BOOKING_MAX_UPCOMING", default=2)
+# Patrons may cancel through their link until this many hours before (topics can differ).
+CANCEL_CUTOFF_HOURS = env.int("CANCEL_CUTOFF_HOURS", default=2)
+# At most this many sessions per patron on one day, and in one week (Monday to Sunday).
+BOOKING_MAX_PER_DAY = env.int("BOOKING_MAX_PER_DAY", default=1)
+BOOKING_MAX_PER_WEEK = env.int("BOOKING_MAX_PER_WEEK", default=2)
+# After this many missed sessions within NO_SHOW_PERIOD_DAYS, online booking pauses for
+# NO_SHOW_PAUSE_DAYS (the patron is asked, kindly, to call or visit the desk).
+NO_SHOW_LIMIT = env.int("NO_SHOW_LIMIT", default=2)
+NO_SHOW_PERIOD_DAYS = env.int("NO_SHOW_PERIOD_DAYS", default=90)
+NO_SHOW_PAUSE_DAYS = env.int("NO_SHOW_PAUSE_DAYS", default=30)
+# A time offered to someone on the waiting list is held for them this long.
+WAITLIST_HOLD_HOURS = env.int("WAITLIST_HOLD_HOURS", default=12)
+# Open times are offered on this grid (minutes past the start of the availability).
+SLOT_STEP_MINUTES = env.int("SLOT_STEP_MINUTES", default=30)
+# A patron's private link stops working this many days after the session.
+PATRON_LINK_DAYS_AFTER = env.int("PATRON_LINK_DAYS_AFTER", default=30)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # django-axes logs every sign-in at INFO; failures still show as warnings.
+    "loggers": {"axes": {"level": "WARNING"}},
+}
+
+# --- Messages to patrons and staff -----------------------------------------------------------
+# Reminders go out this many hours before a session (by the patron's preferred channel).
+REMINDER_HOURS_BEFORE = env.int("REMINDER_HOURS_BEFORE", default=24)
+# The follow-up ("did it help?") goes out this many hours after an attended session ends.
+FOLLOW_UP_HOURS_AFTER = env.int("FOLLOW_UP_HOURS_AFTER", default=3)
+# A message that fails is tried this many times in all, then shown to staff as failed.
+MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=4)
+# Text messages: the console backend prints them; set TEXT_BACKEND to the Twilio backend and
+# install the "twilio" extra (pip install '.[twilio]') to send real ones.
+TEXT_BACKEND = env("TEXT_BACKEND", default="appointments.texting.ConsoleTextBackend")
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+
+# --- Privacy: how long patron data is kept (shown on the privacy page) ------------------------
+# After this many days, a session keeps only what statistics need; the patron link and all
+# free text are removed, and patrons with nothing left are deleted.
+PATRON_DATA_RETENTION_DAYS = env.int("PATRON_DATA_RETENTION_DAYS", default=90)
+# The record of messages sent (who, what, when) is deleted after this many days.
+MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=90)
+# Comments left in the follow-up are deleted after this many days (the 1-to-5 score stays).
+FEEDBACK_COMMENT_RETENTION_DAYS = env.int("FEEDBACK_COMMENT_RETENTION_DAYS", default=180)
+# Records of staff looking at patron details are deleted after this many days.
+ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=365)
+AXES_VERBOSE = False  # no start-up banner on every command

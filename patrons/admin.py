@@ -1,0 +1,151 @@
+"""Patron records in the staff admin.
+
+Librarians see only the patrons they have sessions with. Every opening of a patron's record is
+written to the access log, shown on the record itself. "Forget this patron" deletes everything
+that identifies them, after a confirmation page.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from appointments.admin import manages_every_schedule, sees_every_calendar
+from appointments.models import Appointment
+
+from .models import AccessRecord, Patron, record_access
+
+
+class AppointmentInline(admin.TabularInline):
+    model = Appointment
+    fields = ["starts_at", "topic", "staff", "skill_level", "status"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Patron)
+class PatronAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "phone", "preferred_contact", "card_number"]
+    list_filter = ["preferred_contact"]
+    search_fields = ["name", "email", "phone", "phone_digits", "card_number"]
+    inlines = [AppointmentInline]
+    readonly_fields = ["who_has_looked"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if sees_every_calendar(request.user):
+            return queryset
+        return queryset.filter(appointments__staff__user=request.user).distinct()
+
+    def get_fields(self, request, obj=None):
+        fields = [
+            "name",
+            "email",
+            "phone",
+            "preferred_contact",
+            "card_number",
+            "accessibility_needs",
+        ]
+        if obj is not None and not self.sees_needs(request, obj):
+            fields.remove("accessibility_needs")
+        return [*fields, "who_has_looked"] if obj is not None else fields
+
+    def sees_needs(self, request, patron) -> bool:
+        """Accessibility needs: for the staff who help the patron, managers, and the desk on the
+        day of one of the patron's sessions."""
+        user = request.user
+        if manages_every_schedule(user) or patron.appointments.filter(staff__user=user).exists():
+            return True
+        today = timezone.localdate()
+        return patron.appointments.filter(starts_at__date=today).exists()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        patron = self.get_object(request, object_id)
+        if patron is not None:
+            record_access(request.user, patron, AccessRecord.What.PATRON, patron.pk)
+        extra_context = {**(extra_context or {}), "can_forget": self.can_forget(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="who has looked at this record")
+    def who_has_looked(self, obj):
+        records = obj.accesses.select_related("user")[:20]
+        if not records:
+            return "Nobody yet."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} – {} ({})</li>",
+                (
+                    (
+                        timezone.localtime(r.at).strftime("%d %b %Y %H:%M"),
+                        r.user,
+                        r.get_what_display(),
+                    )
+                    for r in records
+                ),
+            ),
+        )
+
+    def can_forget(self, request) -> bool:
+        return request.user.has_perm("patrons.delete_patron")
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/forget/",
+                self.admin_site.admin_view(self.forget_view),
+                name="patrons_patron_forget",
+            ),
+            *super().get_urls(),
+        ]
+
+    def forget_view(self, request, pk):
+        if not self.can_forget(request):
+            raise PermissionDenied
+        patron = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method == "POST":
+            from appointments.privacy import forget_patron
+
+            counts = forget_patron(patron, by_user=request.user)
+            messages.success(
+                request,
+                f"The patron's details are deleted. {counts['cancelled']} upcoming session(s) "
+                "cancelled; past sessions keep only their statistics.",
+            )
+            return redirect("admin:patrons_patron_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Forget this patron?",
+            "patron": patron,
+            "upcoming": patron.appointments.upcoming().count(),
+            "opts": self.model._meta,
+            "back": reverse("admin:patrons_patron_change", args=[patron.pk]),
+        }
+        return TemplateResponse(request, "admin/patrons/patron/forget.html", context)
+
+
+@admin.register(AccessRecord)
+class AccessRecordAdmin(admin.ModelAdmin):
+    list_display = ["at", "user", "patron", "what"]
+    list_filter = ["what", ("at", admin.DateFieldListFilter), "user"]
+    search_fields = ["user__username", "patron__name", "patron__email", "patron__phone"]
+    list_select_related = ["user", "patron"]
+    readonly_fields = ["at", "user", "patron", "what", "object_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PatronsConfig(AppConfig):
+    name = "patrons"
+    verbose_name = "Patrons"

@@ -1,0 +1,108 @@
+"""Patron details forms, shared by online booking and the desk."""
+
+from django import forms
+
+from .models import ContactMethod, Patron, phone_digits
+
+
+class PatronForm(forms.ModelForm):
+    """Who the session is for and how to reach them. Email or phone, at least one."""
+
+    class Meta:
+        model = Patron
+        fields = [
+            "name",
+            "email",
+            "phone",
+            "preferred_contact",
+            "card_number",
+            "accessibility_needs",
+        ]
+        labels = {
+            "name": "Your name",
+            "email": "Email address (optional if you give a phone number)",
+            "phone": "Phone number (optional if you give an email address)",
+            "preferred_contact": "How should we reach you?",
+            "card_number": "Library card number (optional)",
+            "accessibility_needs": "Anything that would help you during the session? (optional)",
+        }
+        help_texts = {
+            "name": "So the staff member can greet you.",
+            "email": "We send your confirmation and a reminder here.",
+            "phone": "For a text message or a call, if you prefer that to email.",
+            "card_number": "Only if you want us to link the session to your library card.",
+            "accessibility_needs": (
+                "For example: large print, a hearing loop, a wheelchair-accessible desk."
+            ),
+        }
+        error_messages = {
+            "name": {
+                "required": "Please tell us your name.",
+                "max_length": "Please keep the name to 120 characters or fewer.",
+            },
+            "email": {"invalid": "Please check the email address, for example name@example.org."},
+        }
+        widgets = {
+            "preferred_contact": forms.RadioSelect,
+            "accessibility_needs": forms.Textarea(attrs={"rows": 3}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+            "phone": forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+            "name": forms.TextInput(attrs={"autocomplete": "name"}),
+        }
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Please tell us your name.")
+        return name
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"].strip()
+        if phone and not 7 <= len(phone_digits(phone)) <= 15:
+            raise forms.ValidationError(
+                "Please give a phone number with 7 to 15 digits, for example 555-0142."
+            )
+        return phone
+
+    def clean(self):
+        data = super().clean()
+        email, phone = data.get("email"), data.get("phone")
+        preferred = data.get("preferred_contact")
+        if "email" in self.errors or "phone" in self.errors:
+            return data
+        if not email and not phone:
+            self.add_error("email", "Please give an email address or a phone number.")
+        elif preferred == ContactMethod.EMAIL and not email:
+            self.add_error("email", "You chose email, so please give an email address.")
+        elif preferred in (ContactMethod.TEXT, ContactMethod.CALL) and not phone:
+            self.add_error("phone", "You chose a text or a call, so please give a phone number.")
+        return data
+
+    def validate_constraints(self, exclude=None):
+        # The form's own messages above already say what the database constraints would.
+        pass
+
+
+def save_patron(form: PatronForm) -> Patron:
+    """The patron record for these details: an existing one for the same person, or a new one.
+
+    A returning patron is recognised by email, phone or card number so that the limit on upcoming
+    sessions applies to them. Their stored name is kept; blank contact details are filled in, and
+    their latest choice of how to be reached is taken.
+    """
+    data = form.cleaned_data
+    existing = (
+        Patron.objects.matching(data["email"], data["phone"], data["card_number"])
+        .order_by("pk")
+        .first()
+    )
+    if existing is None:
+        return form.save()
+    for field in ("email", "phone", "card_number", "accessibility_needs"):
+        if data[field] and not getattr(existing, field):
+            setattr(existing, field, data[field])
+    wanted = data["preferred_contact"]
+    if existing.email if wanted == ContactMethod.EMAIL else existing.phone:
+        existing.preferred_contact = wanted
+    existing.save()
+    return existing

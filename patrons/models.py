@@ -1,0 +1,156 @@
+"""Patron records: who a session is for and how to reach them.
+
+Patrons have no account. A record holds only what staff need to run and confirm a session.
+"""
+
+import re
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+def phone_digits(phone: str) -> str:
+    """The digits of a phone number, for matching "555-0142" with "(555) 0142"."""
+    return re.sub(r"\D", "", phone or "")
+
+
+class ContactMethod(models.TextChoices):
+    EMAIL = "email", "Email"
+    TEXT = "text", "Text message"
+    CALL = "call", "Phone call"
+
+
+class PatronQuerySet(models.QuerySet):
+    def search(self, query: str) -> "PatronQuerySet":
+        """Find patrons by name, email, phone (any formatting) or library card number."""
+        query = query.strip()
+        if not query:
+            return self.none()
+        condition = Q(name__icontains=query) | Q(email__iexact=query) | Q(card_number__iexact=query)
+        digits = phone_digits(query)
+        if len(digits) >= 4:
+            condition |= Q(phone_digits__contains=digits)
+        return self.filter(condition)
+
+    def matching(self, email: str = "", phone: str = "", card_number: str = "") -> "PatronQuerySet":
+        """Patrons who are the same person as these contact details."""
+        condition = Q(pk__in=[])
+        if email:
+            condition |= Q(email__iexact=email.strip())
+        if phone_digits(phone):
+            condition |= Q(phone_digits=phone_digits(phone))
+        if card_number:
+            condition |= Q(card_number__iexact=card_number.strip())
+        return self.filter(condition)
+
+
+class Patron(models.Model):
+    name = models.CharField("name", max_length=120)
+    email = models.EmailField("email", max_length=254, blank=True)
+    phone = models.CharField("phone", max_length=30, blank=True)
+    phone_digits = models.CharField(max_length=30, blank=True, editable=False, db_index=True)
+    preferred_contact = models.CharField(
+        "how we should reach you",
+        max_length=10,
+        choices=ContactMethod.choices,
+        default=ContactMethod.EMAIL,
+    )
+    card_number = models.CharField("library card number", max_length=30, blank=True)
+    accessibility_needs = models.TextField("accessibility needs", max_length=500, blank=True)
+    # The desk can let a patron book online again after a pause for missed sessions.
+    pause_lifted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    pause_lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    pause_lift_reason = models.CharField(max_length=200, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatronQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(Lower("email"), name="patron_email_lower")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(email="") | ~Q(phone=""),
+                name="patron_has_email_or_phone",
+                violation_error_message="Give an email address or a phone number.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(preferred_contact="email") | ~Q(email=""),
+                name="patron_email_contact_has_email",
+                violation_error_message="Email was chosen, so an email address is needed.",
+            ),
+            models.CheckConstraint(
+                condition=Q(preferred_contact="email") | ~Q(phone=""),
+                name="patron_phone_contact_has_phone",
+                violation_error_message="Text or call was chosen, so a phone number is needed.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.phone_digits = phone_digits(self.phone)
+        if kwargs.get("update_fields") is not None and "phone" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "phone_digits"}
+        super().save(*args, **kwargs)
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.strip() else ""
+
+    @property
+    def contact_display(self) -> str:
+        """How to reach this patron, in their preferred way first."""
+        if self.preferred_contact == ContactMethod.EMAIL:
+            return f"Email {self.email}"
+        verb = "Text" if self.preferred_contact == ContactMethod.TEXT else "Call"
+        return f"{verb} {self.phone}"
+
+
+class AccessRecord(models.Model):
+    """A staff member looked at a patron's details. Kept for ACCESS_LOG_RETENTION_DAYS."""
+
+    class What(models.TextChoices):
+        PATRON = "patron", "Opened the patron's record"
+        APPOINTMENT = "appointment", "Opened a session's details"
+        DESK_BOOKING = "desk_booking", "Opened the patron at the desk"
+        CALL_LIST = "call_list", "Saw the patron on the call list"
+        DATA_EXPORT = "export", "Exported the patron's data"
+        FORGOTTEN = "forgotten", "Deleted the patron's data"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="patron_accesses",
+    )
+    patron = models.ForeignKey(
+        Patron, null=True, blank=True, on_delete=models.SET_NULL, related_name="accesses"
+    )
+    what = models.CharField(max_length=20, choices=What.choices)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = "access record"
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_what_display()}"
+
+
+def record_access(user, patron, what: str, object_id: int | None = None) -> None:
+    if patron is None or user is None or not user.is_authenticated:
+        return
+    AccessRecord.objects.create(user=user, patron=patron, what=what, object_id=object_id)

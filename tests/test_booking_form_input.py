@@ -1,0 +1,153 @@
+"""Every patron form tried with the wrong things: a clear message, and nothing saved."""
+
+import pytest
+from django.urls import reverse
+
+from appointments.models import Appointment
+from patrons.models import Patron
+
+from .conftest import local, make_appointment, make_topic, next_weekday
+
+pytestmark = pytest.mark.django_db
+NEED = {"skill_level": "some", "learning_goal": "Apply for jobs online", "party_size": 1}
+
+
+def start(client, topic, **need):
+    return client.post(reverse("appointments:need", args=[topic.slug]), {**NEED, **need})
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"skill_level": ""}, "Please choose how confident you feel."),
+        ({"learning_goal": "   "}, "Please tell us what you would like help with."),
+        ({"learning_goal": "x" * 1001}, "Please keep this to 1000 characters or fewer"),
+        ({"party_size": 4}, "Select a valid choice"),
+        ({"party_size": "abc"}, "Select a valid choice"),
+    ],
+)
+def test_need_step_refuses_bad_input_with_a_clear_message(client, topic, change, message):
+    response = start(client, topic, **change)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert f"booking:{topic.slug}" not in client.session
+
+
+def test_a_length_the_topic_does_not_offer_is_refused(client, librarian):
+    topic = make_topic("Email", lengths=(30, 60))
+    librarian.topics.add(topic)
+    response = start(client, topic, length=45)
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_unknown_or_inactive_topics_are_not_found(client, topic):
+    assert client.get("/book/no-such-topic/").status_code == 404
+    topic.is_active = False
+    topic.save()
+    assert client.get(reverse("appointments:need", args=[topic.slug])).status_code == 404
+
+
+def test_skipping_steps_sends_the_patron_back(client, librarian, topic):
+    assert client.get(reverse("appointments:time", args=[topic.slug]))["Location"].endswith(
+        reverse("appointments:need", args=[topic.slug])
+    )
+    assert client.get(reverse("appointments:contact", args=[topic.slug]))["Location"].endswith(
+        reverse("appointments:time", args=[topic.slug])
+    )
+
+
+@pytest.mark.parametrize("slot", ["", "abc", "1-0-99999999999999999", "1-999-1"])
+def test_a_tampered_or_missing_time_is_refused(client, librarian, topic, slot):
+    start(client, topic)
+    response = client.post(reverse("appointments:time", args=[topic.slug]), {"slot": slot})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Please choose a time." in page or "That time was just taken" in page
+    assert "slot" not in client.session[f"booking:{topic.slug}"]
+
+
+def test_a_past_time_is_refused(client, librarian, topic, branch):
+    start(client, topic)
+    past = local(next_weekday(1, weeks_ahead=-2), 10)
+    value = f"{branch.pk}-0-{int(past.timestamp())}"
+    response = client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
+    assert "That time was just taken" in response.content.decode()
+
+
+def test_a_time_taken_between_steps_sends_the_patron_back_to_fresh_choices(
+    client, librarian, topic, branch
+):
+    start(client, topic)
+    tuesday = next_weekday(1)
+    value = f"{branch.pk}-0-{int(local(tuesday, 10).timestamp())}"
+    client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
+    make_appointment(staff=librarian, topic=topic, branch=branch, start=local(tuesday, 10))
+    response = client.post(
+        reverse("appointments:contact", args=[topic.slug]),
+        {"name": "Marcus Lee", "email": "marcus@example.org", "preferred_contact": "email"},
+        follow=True,
+    )
+    assert "That time was just taken. Please choose another time." in response.content.decode()
+    assert response.redirect_chain[-1][0].endswith(reverse("appointments:time", args=[topic.slug]))
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "details, field, message",
+    [
+        ({"email": "", "phone": ""}, "email", "Please give an email address or a phone number."),
+        (
+            {"email": "", "phone": "555-0142", "preferred_contact": "email"},
+            "email",
+            "You chose email, so please give an email address.",
+        ),
+        (
+            {"preferred_contact": "text", "phone": ""},
+            "phone",
+            "You chose a text or a call, so please give a phone number.",
+        ),
+        ({"email": "not-an-email"}, "email", "Please check the email address"),
+        ({"phone": "call me maybe"}, "phone", "7 to 15 digits"),
+        ({"phone": "12"}, "phone", "7 to 15 digits"),
+        ({"name": "   "}, "name", "Please tell us your name."),
+        ({"name": "N" * 121}, "name", "120 characters or fewer"),
+    ],
+)
+def test_contact_step_refuses_bad_details(
+    client, librarian, topic, branch, details, field, message
+):
+    start(client, topic)
+    value = f"{branch.pk}-0-{int(local(next_weekday(1), 10).timestamp())}"
+    client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
+    data = {
+        "name": "Marcus Lee",
+        "email": "marcus@example.org",
+        "phone": "",
+        "preferred_contact": "email",
+        **details,
+    }
+    response = client.post(reverse("appointments:contact", args=[topic.slug]), data)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert field in response.context["form"].errors
+    assert Patron.objects.count() == 0 and Appointment.objects.count() == 0
+
+
+def test_a_returning_patron_is_matched_and_kindly_limited(client, librarian, topic, branch):
+    tuesday, thursday = next_weekday(1), next_weekday(3, weeks_ahead=2)
+
+    def book_at(day, hour):
+        start(client, topic)
+        value = f"{branch.pk}-0-{int(local(day, hour).timestamp())}"
+        client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
+        return client.post(
+            reverse("appointments:contact", args=[topic.slug]),
+            {"name": "Marcus", "email": "MARCUS@example.org", "preferred_contact": "email"},
+        )
+
+    book_at(tuesday, 10)
+    book_at(thursday, 10)
+    assert Patron.objects.count() == 1
+    response = book_at(next_weekday(3, weeks_ahead=4), 11)
+    assert "the most we can book online" in response.content.decode()
+    assert Appointment.objects.count() == 2

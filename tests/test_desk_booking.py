@@ -1,0 +1,149 @@
+"""The reference desk books for a patron who is standing there or on the phone."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from appointments.models import Appointment
+from patrons.models import Patron
+
+from .conftest import local, make_appointment, make_patron, make_user, next_weekday
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def desk(client):
+    user = make_user("frontdesk", groups=("Desk",))
+    client.force_login(user)
+    return user
+
+
+def find(client, query):
+    return client.post(reverse("appointments:desk"), {"q": query}).content.decode()
+
+
+def test_desk_finds_a_patron_by_name_phone_email_or_card(client, desk):
+    make_patron(
+        "Rosa Martinez",
+        email="",
+        phone="(555) 0142",
+        preferred_contact="call",
+        card_number="2100777",
+    )
+    make_patron("Marcus Lee", email="marcus@example.org")
+    for query in ["rosa", "555-0142", "5550142", "2100777"]:
+        assert "Book for Rosa Martinez" in find(client, query), query
+    assert "Book for Marcus Lee" in find(client, "MARCUS@example.org")
+    assert "No patron matches that" in find(client, "Nobody Here")
+    assert "Book for Rosa" not in find(client, "  ")
+
+
+def test_desk_adds_a_patron_on_the_spot_and_bad_input_saves_nothing(client, desk):
+    url = reverse("appointments:desk_add_patron")
+    page = client.post(url, {"name": "Rosa", "preferred_contact": "call"}).content.decode()
+    assert "Please give an email address or a phone number." in page
+    page = client.post(
+        url, {"name": "Rosa", "email": "rosa@example.org", "preferred_contact": "call"}
+    ).content.decode()
+    assert "You chose a text or a call, so please give a phone number." in page
+    assert Patron.objects.count() == 0
+    response = client.post(
+        url, {"name": "Rosa Martinez", "phone": "555-0142", "preferred_contact": "call"}
+    )
+    rosa = Patron.objects.get()
+    assert response["Location"] == reverse("appointments:desk_book", args=[rosa.pk])
+
+
+def desk_times(client, patron, topic, day):
+    url = reverse("appointments:desk_book", args=[patron.pk])
+    page = client.get(url, {"topic": topic.pk, "week": day.isoformat()})
+    return url + f"?topic={topic.pk}&week={day.isoformat()}", re.findall(
+        r'name="slot" id="[^"]+" value="([^"]+)"', page.content.decode()
+    )
+
+
+def test_desk_books_for_a_phone_caller(client, desk, librarian, topic):
+    rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
+    tuesday = next_weekday(1)
+    url, values = desk_times(client, rosa, topic, tuesday)
+    ten = next(v for v in values if v.endswith(str(int(local(tuesday, 10).timestamp()))))
+    response = client.post(
+        url,
+        {
+            "slot": ten,
+            "skill_level": "new",
+            "learning_goal": "Video calls with family",
+            "party_size": 1,
+            "channel": "phone",
+        },
+    )
+    session = Appointment.objects.get()
+    assert response["Location"] == reverse("appointments:desk_booked", args=[session.reference])
+    assert (session.patron, session.channel, session.booked_by) == (rosa, "phone", desk)
+    page = client.get(response["Location"]).content.decode()
+    assert f"{tuesday:%A} {tuesday.day} {tuesday:%B}, 10 am, at Central Library" in page
+
+
+def test_desk_can_book_sooner_than_patrons_online(client, desk, librarian, topic, settings):
+    settings.BOOKING_MIN_NOTICE_HOURS = 24 * 30
+    patron = make_patron()
+    url, values = desk_times(client, patron, topic, next_weekday(1))
+    assert values  # online, nothing would be offered inside a month's notice
+
+
+def test_desk_sees_the_limit_and_must_say_why_to_pass_it(client, desk, librarian, topic, branch):
+    patron = make_patron("Daily Booker")
+    for weekday in (1, 3):
+        make_appointment(
+            staff=librarian,
+            topic=topic,
+            branch=branch,
+            patron=patron,
+            start=local(next_weekday(weekday, weeks_ahead=2), 10),
+        )
+    url, values = desk_times(client, patron, topic, next_weekday(1))
+    page = client.get(url).content.decode()
+    assert "Daily Booker has 2 upcoming sessions (the limit is 2)" in page
+    data = {
+        "slot": values[0],
+        "skill_level": "some",
+        "learning_goal": "CV",
+        "party_size": 1,
+        "channel": "desk",
+    }
+    page = client.post(url, data).content.decode()
+    assert "Say why you are booking another" in page
+    assert Appointment.objects.count() == 2
+    client.post(url, {**data, "limit_override_reason": "Job fair on Friday"})
+    assert Appointment.objects.filter(limit_override_reason="Job fair on Friday").count() == 1
+
+
+def test_a_taken_time_or_bad_input_at_the_desk_saves_nothing(
+    client, desk, librarian, topic, branch
+):
+    patron = make_patron()
+    tuesday = next_weekday(1)
+    url, values = desk_times(client, patron, topic, tuesday)
+    make_appointment(staff=librarian, topic=topic, branch=branch, start=local(tuesday, 10))
+    ten = next(v for v in values if v.endswith(str(int(local(tuesday, 10).timestamp()))))
+    good = {
+        "slot": ten,
+        "skill_level": "new",
+        "learning_goal": "Email",
+        "party_size": 1,
+        "channel": "desk",
+    }
+    page = client.post(url, good).content.decode()
+    assert "That time was just taken" in page
+    for bad in [
+        {"slot": "garbage"},
+        {"skill_level": ""},
+        {"learning_goal": " "},
+        {"party_size": 7},
+        {"channel": "carrier pigeon"},
+    ]:
+        response = client.post(url, {**good, "slot": values[-1], **bad})
+        assert response.status_code == 200, bad
+    assert Appointment.objects.filter(patron=patron).count() == 0

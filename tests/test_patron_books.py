@@ -1,0 +1,138 @@
+"""A patron books a session online, from the home page to the private link."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from appointments.models import Appointment, Status
+from patrons.models import Patron
+
+from .conftest import local, next_weekday
+
+pytestmark = pytest.mark.django_db
+
+
+def _start_booking(client, topic, **need):
+    data = {"skill_level": "new", "learning_goal": "Send photos to my grandson", "party_size": 1}
+    data.update(need)
+    return client.post(reverse("appointments:need", args=[topic.slug]), data)
+
+
+def _open_values(client, topic, week=None):
+    url = reverse("appointments:time", args=[topic.slug])
+    response = client.get(url, {"week": week.isoformat()} if week else {})
+    return response, re.findall(
+        r'name="slot" id="[^"]+" value="([^"]+)"', response.content.decode()
+    )
+
+
+def test_patron_books_an_open_slot(client, librarian, topic, django_capture_on_commit_callbacks):
+    tuesday = next_weekday(1)
+    response = _start_booking(client, topic)
+    assert response.status_code == 302
+    response, values = _open_values(client, topic, week=tuesday)
+    assert response.status_code == 200
+    assert "10 am" in response.content.decode()
+    wanted = next(v for v in values if v.endswith(str(int(local(tuesday, 10).timestamp()))))
+    response = client.post(reverse("appointments:time", args=[topic.slug]), {"slot": wanted})
+    assert response.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("appointments:contact", args=[topic.slug]),
+            {"name": "Marcus Lee", "email": "marcus@example.org", "preferred_contact": "email"},
+        )
+    assert response.status_code == 302
+    appointment = Appointment.objects.get()
+    assert appointment.staff == librarian
+    assert appointment.starts_at == local(tuesday, 10)
+    assert appointment.status == Status.CONFIRMED
+    assert appointment.learning_goal == "Send photos to my grandson"
+    page = client.get(response["Location"])
+    assert "You&#x27;re booked" in page.content.decode() or "You're booked" in page.content.decode()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].attachments[0][0] == "session.ics"
+    assert response["Location"] in mail.outbox[0].body
+
+
+def test_patron_cancels_with_private_link(client, librarian, topic, branch):
+    from appointments.links import private_path
+
+    from .conftest import make_appointment
+
+    appointment = make_appointment(
+        staff=librarian, topic=topic, branch=branch, start=local(next_weekday(1), 10)
+    )
+    path = private_path(appointment)
+    assert client.get(path).status_code == 200
+    response = client.post(path + "cancel/")
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CANCELLED
+
+
+def test_tampered_link_is_refused(client, librarian, topic, branch):
+    from appointments.links import private_path
+
+    from .conftest import make_appointment
+
+    appointment = make_appointment(
+        staff=librarian, topic=topic, branch=branch, start=local(next_weekday(1), 10)
+    )
+    path = private_path(appointment)
+    tampered = path[:-3] + ("A" if path[-3] != "A" else "B") + path[-2:]
+    response = client.get(tampered)
+    assert response.status_code == 404
+    assert "does not work" in response.content.decode()
+    assert client.post(tampered + "cancel/").status_code == 404
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CONFIRMED
+    assert Patron.objects.count() == 1
+
+
+def test_an_empty_week_points_to_the_next_open_day_at_any_branch(client, topic, branch):
+    from .conftest import make_branch, make_staff
+
+    riverside = make_branch("Riverside Branch")
+    make_staff("Ben O.", branch=riverside, topics=[topic], hours=[(3, 10, 12)])
+    make_staff("Ana P.", branch=branch, topics=[topic], hours=[(1, 10, 12)])
+    _start_booking(client, topic)
+    far = next_weekday(1, weeks_ahead=6)
+    from appointments.models import Availability
+
+    Availability.objects.update(valid_from=far)
+    response = client.get(reverse("appointments:time", args=[topic.slug]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "There are no open times this week." in page
+    assert "Show the week of" in page
+
+
+def test_with_any_library_each_time_says_where_it_is(client, topic, branch):
+    from .conftest import make_branch, make_staff
+
+    riverside = make_branch("Riverside Branch")
+    make_staff("Ben O.", branch=riverside, topics=[topic], hours=[(3, 10, 12)])
+    make_staff("Ana P.", branch=branch, topics=[topic], hours=[(1, 10, 12)])
+    _start_booking(client, topic)
+    page = client.get(
+        reverse("appointments:time", args=[topic.slug]), {"week": next_weekday(3).isoformat()}
+    ).content.decode()
+    assert "10 am at Riverside Branch" in page
+    chosen = client.get(
+        reverse("appointments:time", args=[topic.slug]),
+        {"week": next_weekday(3).isoformat(), "branch": riverside.pk},
+    ).content.decode()
+    assert "at Riverside Branch" not in chosen.split("Open times")[1]
+
+
+def test_choosing_a_staff_member_shows_their_introduction(client, librarian, topic):
+    librarian.introduction = "I help people find work and get comfortable with computers."
+    librarian.save()
+    _start_booking(client, topic)
+    page = client.get(
+        reverse("appointments:time", args=[topic.slug]), {"staff": librarian.pk}
+    ).content.decode()
+    assert "About Ana P.:" in page
+    assert "get comfortable with computers" in page

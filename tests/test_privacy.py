@@ -34,7 +34,14 @@ GOAL = "My résumé is ten years old, zebra-unique-phrase"
 
 def identifying_rows() -> list[str]:
     """Every text column in every table of the database that still holds Marcus's details."""
-    needles = [MARCUS["name"], MARCUS["email"], "0177", MARCUS["card_number"], "zebra-unique"]
+    needles = [
+        MARCUS["name"],
+        MARCUS["email"],
+        "555-0177",
+        "5550177",
+        MARCUS["card_number"],
+        "zebra-unique",
+    ]
     found = []
     with connection.cursor() as cursor:
         cursor.execute(

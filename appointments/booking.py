@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from patrons.models import Patron
@@ -169,8 +169,28 @@ def find_open_slots(
     )
 
 
+def person_sessions(patron: Patron):
+    """Every session of the person behind this record, whichever of their records it is on."""
+    return Appointment.objects.filter(patron__in=patron.same_person())
+
+
+def lock_person(patron: Patron) -> None:
+    """Hold one person's bookings one at a time until the transaction ends.
+
+    Row locks are not enough: two online bookings with the same email each make a new record, and
+    neither can see the other's until it commits. An advisory lock per contact detail can.
+    """
+    with connection.cursor() as cursor:
+        for key in patron.identity_keys():
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PERSON_LOCK, key])
+
+
+# The namespace of the per-person advisory locks (two-key locks never meet one-key ones).
+PERSON_LOCK = 7301
+
+
 def upcoming_count(patron: Patron, now: datetime | None = None) -> int:
-    return patron.appointments.upcoming(now).count()
+    return person_sessions(patron).upcoming(now).count()
 
 
 def limit_message(patron: Patron) -> str:
@@ -184,10 +204,12 @@ def pause_reason(patron: Patron, now: datetime | None = None) -> str:
     """Why online booking is paused for this patron ("" if it is not). For the desk's eyes only."""
     now = now or timezone.now()
     since = now - timedelta(days=settings.NO_SHOW_PERIOD_DAYS)
-    if patron.pause_lifted_at and patron.pause_lifted_at > since:
-        since = patron.pause_lifted_at
+    lifted = patron.same_person().aggregate(last=Max("pause_lifted_at"))["last"]
+    if lifted and lifted > since:
+        since = lifted
     missed = list(
-        patron.appointments.filter(status=Status.NO_SHOW, starts_at__gte=since)
+        person_sessions(patron)
+        .filter(status=Status.NO_SHOW, starts_at__gte=since)
         .order_by("-starts_at")
         .values_list("starts_at", flat=True)
     )
@@ -219,7 +241,7 @@ def caps_reached(patron: Patron, starts_at: datetime, branch: Branch) -> list[st
     local = starts_at.astimezone(branch.tz)
     day_start = datetime.combine(local.date(), datetime.min.time(), tzinfo=branch.tz)
     week_start = day_start - timedelta(days=local.weekday())
-    booked = patron.appointments.active()
+    booked = person_sessions(patron).active()
     on_day = booked.filter(starts_at__gte=day_start, starts_at__lt=day_start + timedelta(days=1))
     if on_day.count() >= settings.BOOKING_MAX_PER_DAY:
         reasons.append(
@@ -288,6 +310,7 @@ def book_appointment(
         raise BookingError("Please choose one of the session lengths offered.", "rules")
 
     patron = Patron.objects.select_for_update().get(pk=patron.pk)
+    lock_person(patron)
     if not for_desk and pause_reason(patron):
         raise BookingError(PAUSED_MESSAGE.format(phone=settings.LIBRARY_PHONE), "paused")
     reached = caps_reached(patron, starts_at, branch)

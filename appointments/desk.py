@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from patrons.forms import PatronForm
 from patrons.models import AccessRecord, Patron, record_access
 
-from .booking import BookingError, book_appointment, pause_reason, upcoming_count
+from .booking import BookingError, book_appointment, pause_reason, person_sessions, upcoming_count
 from .forms import DeskBookingForm, PatronSearchForm
 from .models import Appointment, Branch, StaffProfile, Status, Topic
 from .views import _time_form, time_choices
@@ -74,7 +74,7 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
     topic = topics.filter(pk=topic_id).first() if topic_id.isdigit() else None
     upcoming = upcoming_count(patron)
     over_limit = upcoming >= settings.BOOKING_MAX_UPCOMING
-    past = patron.appointments.filter(starts_at__lt=timezone.now())
+    past = person_sessions(patron).filter(starts_at__lt=timezone.now())
     context = {
         "attended": past.filter(status=Status.ATTENDED).count(),
         "missed": past.filter(status=Status.NO_SHOW).count(),

@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
-from patrons.forms import PatronForm, save_patron
+from patrons.forms import PatronForm
 
 from .booking import (
     BookingError,
@@ -212,25 +212,28 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
     start = datetime.fromisoformat(draft["slot"]["start"])
     branch = get_object_or_404(Branch, pk=draft["slot"]["branch"])
     staff = StaffProfile.objects.filter(pk=draft["slot"]["staff"] or 0).first()
-    form = PatronForm(request.POST or None)
+    form = PatronForm(request.POST or None, initial=draft.get("contact"))
     if request.method == "POST" and form.is_valid():
         need = draft["need"]
         try:
-            patron = save_patron(form)
-            appointment = book_appointment(
-                patron=patron,
-                topic=topic,
-                branch=branch,
-                starts_at=start,
-                length=need["length"],
-                skill_level=need["skill_level"],
-                learning_goal=need["learning_goal"],
-                party_size=need["party_size"],
-                staff=staff,
-            )
+            # One transaction: a refused booking leaves no patron record behind.
+            with transaction.atomic():
+                appointment = book_appointment(
+                    patron=form.save(),
+                    topic=topic,
+                    branch=branch,
+                    starts_at=start,
+                    length=need["length"],
+                    skill_level=need["skill_level"],
+                    learning_goal=need["learning_goal"],
+                    party_size=need["party_size"],
+                    staff=staff,
+                )
         except BookingError as error:
             if error.code in ("taken", "patron_overlap"):
                 draft.pop("slot", None)
+                # Spare them typing it all again after choosing another time.
+                draft["contact"] = {name: form.cleaned_data[name] for name in form.Meta.fields}
                 _save_draft(request, topic, draft)
                 messages.error(request, error.message)
                 return redirect("appointments:time", slug=topic.slug)
@@ -421,7 +424,7 @@ def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and where.is_valid() and who.is_valid():
         need = draft["need"]
         with transaction.atomic():
-            patron = save_patron(who)
+            patron = who.save()
             WaitlistEntry.objects.create(
                 topic=topic,
                 branch=where.cleaned_data["branch"],

@@ -71,8 +71,26 @@ class PatronAdmin(admin.ModelAdmin):
         patron = self.get_object(request, object_id)
         if patron is not None:
             record_access(request.user, patron, AccessRecord.What.PATRON, patron.pk)
-        extra_context = {**(extra_context or {}), "can_forget": self.can_forget(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_forget": self.can_forget(request),
+            "other_records": self.other_records(request, patron),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def other_records(self, request, patron):
+        """Other records of the same email, phone or card that this user may open.
+
+        Each online booking makes its own record, since nobody proves who they are online; staff
+        can tell here when several are one person.
+        """
+        if patron is None:
+            return []
+        return list(
+            self.get_queryset(request)
+            .filter(pk__in=patron.same_person().exclude(pk=patron.pk).values("pk"))
+            .order_by("pk")
+        )
 
     @admin.display(description="who has looked at this record")
     def who_has_looked(self, obj):

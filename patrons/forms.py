@@ -81,28 +81,3 @@ class PatronForm(forms.ModelForm):
     def validate_constraints(self, exclude=None):
         # The form's own messages above already say what the database constraints would.
         pass
-
-
-def save_patron(form: PatronForm) -> Patron:
-    """The patron record for these details: an existing one for the same person, or a new one.
-
-    A returning patron is recognised by email, phone or card number so that the limit on upcoming
-    sessions applies to them. Their stored name is kept; blank contact details are filled in, and
-    their latest choice of how to be reached is taken.
-    """
-    data = form.cleaned_data
-    existing = (
-        Patron.objects.matching(data["email"], data["phone"], data["card_number"])
-        .order_by("pk")
-        .first()
-    )
-    if existing is None:
-        return form.save()
-    for field in ("email", "phone", "card_number", "accessibility_needs"):
-        if data[field] and not getattr(existing, field):
-            setattr(existing, field, data[field])
-    wanted = data["preferred_contact"]
-    if existing.email if wanted == ContactMethod.EMAIL else existing.phone:
-        existing.preferred_contact = wanted
-    existing.save()
-    return existing

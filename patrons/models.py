@@ -35,15 +35,19 @@ class PatronQuerySet(models.QuerySet):
         return self.filter(condition)
 
     def matching(self, email: str = "", phone: str = "", card_number: str = "") -> "PatronQuerySet":
-        """Patrons who are the same person as these contact details."""
-        condition = Q(pk__in=[])
-        if email:
-            condition |= Q(email__iexact=email.strip())
-        if phone_digits(phone):
-            condition |= Q(phone_digits=phone_digits(phone))
-        if card_number:
-            condition |= Q(card_number__iexact=card_number.strip())
-        return self.filter(condition)
+        """Patrons who may be the same person as these contact details."""
+        return self.filter(same_person_condition(email, phone, card_number))
+
+
+def same_person_condition(email: str = "", phone: str = "", card_number: str = "") -> Q:
+    condition = Q(pk__in=[])
+    if email:
+        condition |= Q(email__iexact=email.strip())
+    if phone_digits(phone):
+        condition |= Q(phone_digits=phone_digits(phone))
+    if card_number:
+        condition |= Q(card_number__iexact=card_number.strip())
+    return condition
 
 
 class Patron(models.Model):
@@ -104,6 +108,26 @@ class Patron(models.Model):
         if kwargs.get("update_fields") is not None and "phone" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "phone_digits"}
         super().save(*args, **kwargs)
+
+    def same_person(self) -> PatronQuerySet:
+        """This record and every other one with the same email, phone or card number.
+
+        Nobody proves who they are online, so each online booking keeps its own record: a stranger
+        who types someone's email must never reach that person's details. Limits and the pause
+        for missed sessions still count across all the records of one person.
+        """
+        return Patron.objects.filter(
+            Q(pk=self.pk) | same_person_condition(self.email, self.phone, self.card_number)
+        )
+
+    def identity_keys(self) -> list[str]:
+        """The contact details that make two records one person, normalised, for locking."""
+        keys = [f"email:{self.email.strip().lower()}"] if self.email else []
+        if phone_digits(self.phone):
+            keys.append(f"phone:{phone_digits(self.phone)}")
+        if self.card_number:
+            keys.append(f"card:{self.card_number.strip().lower()}")
+        return sorted(keys)
 
     @property
     def first_name(self) -> str:

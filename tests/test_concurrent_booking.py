@@ -171,3 +171,24 @@ def test_the_exclusion_constraint_alone_stops_a_double_booking(central):
         "appointment_no_staff_overlap" in str(e) or "deadlock detected" in str(e) for e in refused
     ), refused
     assert Appointment.objects.count() == 1
+
+
+def test_one_person_booking_twice_at_once_under_two_new_records_is_held_to_the_limit(
+    central, settings
+):
+    settings.BOOKING_MAX_UPCOMING = 1
+    settings.BOOKING_MAX_PER_WEEK = 5
+    branch, topic, ana = central
+    # Two tabs, two online bookings: each makes its own record with the same email.
+    tabs = [make_patron("Marcus Lee", email="marcus@example.org") for _ in range(2)]
+
+    results = all_at_once(
+        [
+            booking_for(patron, topic=topic, branch=branch, start=from_next_tuesday(hour))
+            for patron, hour in zip(tabs, (10, 11), strict=True)
+        ]
+    )
+
+    assert Appointment.objects.count() == 1, results
+    refused = [r for r in results if isinstance(r, BookingError)]
+    assert [e.code for e in refused] == ["limit"], results

@@ -181,6 +181,61 @@ def test_patron_sees_everything_held_and_deletes_it(
     assert client.get(link).status_code == 404
 
 
+def test_a_stranger_who_types_a_patrons_email_reaches_nothing_of_theirs(
+    client, librarian, topic, branch
+):
+    marcus, past = marcus_history(librarian, topic, branch, days_ago=5)
+    his_next = make_appointment(
+        staff=librarian,
+        topic=topic,
+        branch=branch,
+        patron=marcus,
+        start=local(next_weekday(1), 10),
+        learning_goal=GOAL,
+    )
+    # Someone who knows his email books online under a name of their own.
+    client.post(
+        reverse("appointments:need", args=[topic.slug]),
+        {"skill_level": "new", "learning_goal": "Set up a phone", "party_size": 1},
+    )
+    value = f"{branch.pk}-0-{int(local(next_weekday(3), 10).timestamp())}"
+    client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
+    response = client.post(
+        reverse("appointments:contact", args=[topic.slug]),
+        {"name": "Not Marcus", "email": MARCUS["email"].upper(), "preferred_contact": "email"},
+    )
+    theirs = Appointment.objects.exclude(patron=marcus).get()
+    assert response["Location"] == private_path(theirs)
+    assert theirs.patron.name == "Not Marcus"
+
+    page = client.get(private_path(theirs) + "my-data/").content.decode()
+    for detail in [MARCUS["name"], MARCUS["phone"], MARCUS["card_number"], "zebra-unique"]:
+        assert detail not in page
+    client.post(private_path(theirs) + "my-data/delete/")
+    his_next.refresh_from_db()
+    assert his_next.status == Status.CONFIRMED
+    assert Patron.objects.get(pk=marcus.pk).name == MARCUS["name"]
+    assert client.get(private_path(his_next)).status_code == 200
+
+
+def test_staff_see_which_records_are_one_person(client, librarian, topic, branch):
+    marcus = make_patron(**MARCUS)
+    again = make_patron("Marcus Q.", phone="(555) 0177", email="", preferred_contact="text")
+    stranger = make_patron("Someone Else")
+    desk = make_user(groups=("Desk",))
+    client.force_login(desk)
+    page = client.get(reverse("admin:patrons_patron_change", args=[marcus.pk])).content.decode()
+    assert reverse("admin:patrons_patron_change", args=[again.pk]) in page
+    assert reverse("admin:patrons_patron_change", args=[stranger.pk]) not in page
+    # A librarian sees only the records of patrons they help.
+    make_appointment(
+        staff=librarian, topic=topic, branch=branch, patron=marcus, start=local(next_weekday(1), 10)
+    )
+    client.force_login(librarian.user)
+    page = client.get(reverse("admin:patrons_patron_change", args=[marcus.pk])).content.decode()
+    assert reverse("admin:patrons_patron_change", args=[again.pk]) not in page
+
+
 def test_staff_forget_a_patron_after_a_confirmation_page(client, librarian, topic, branch):
     patron, past = marcus_history(librarian, topic, branch, days_ago=5)
     desk = make_user(groups=("Desk",))

@@ -53,13 +53,19 @@ def add_patron(request: HttpRequest) -> HttpResponse:
     form = PatronForm(request.POST or None)
     form.fields["name"].label = "Patron's name"
     form.fields["preferred_contact"].label = "How does the patron want to be reached?"
+    carry = urlencode({k: v for k, v in request.GET.items() if k in ("staff", "week")})
+    same = None
     if request.method == "POST" and form.is_valid():
-        patron = form.save()
-        messages.success(request, f"Added {patron.name}.")
-        url = reverse("appointments:desk_book", args=[patron.pk])
-        carry = urlencode({k: v for k, v in request.GET.items() if k in ("staff", "week")})
-        return redirect(f"{url}?{carry}" if carry else url)
-    return render(request, "desk/add_patron.html", {"form": form})
+        data = form.cleaned_data
+        same = Patron.objects.matching(data["email"], data["phone"], data["card_number"])[:10]
+        # A second record of someone already known would hide their limits and history.
+        if not same or request.POST.get("someone_else"):
+            patron = form.save()
+            messages.success(request, f"Added {patron.name}.")
+            url = reverse("appointments:desk_book", args=[patron.pk])
+            return redirect(f"{url}?{carry}" if carry else url)
+    context = {"form": form, "same": same, "carry": carry}
+    return render(request, "desk/add_patron.html", context)
 
 
 @login_required

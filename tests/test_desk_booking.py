@@ -56,6 +56,20 @@ def test_desk_adds_a_patron_on_the_spot_and_bad_input_saves_nothing(client, desk
     assert response["Location"] == reverse("appointments:desk_book", args=[rosa.pk])
 
 
+def test_desk_adding_a_known_patron_is_offered_their_record_first(client, desk):
+    rosa = make_patron("Rosa Martinez", email="", phone="(555) 0142", preferred_contact="call")
+    url = reverse("appointments:desk_add_patron")
+    details = {"name": "Rosa Martinez", "phone": "555-0142", "preferred_contact": "call"}
+    page = client.post(url, details).content.decode()
+    assert "We may already know this patron" in page
+    assert reverse("appointments:desk_book", args=[rosa.pk]) in page
+    assert Patron.objects.count() == 1
+    # A different person who shares the phone (a grandson's, say) can still be added.
+    response = client.post(url, {**details, "name": "Luis Martinez", "someone_else": "1"})
+    luis = Patron.objects.get(name="Luis Martinez")
+    assert response["Location"] == reverse("appointments:desk_book", args=[luis.pk])
+
+
 def desk_times(client, patron, topic, day):
     url = reverse("appointments:desk_book", args=[patron.pk])
     page = client.get(url, {"topic": topic.pk, "week": day.isoformat()})

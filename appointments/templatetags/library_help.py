@@ -29,6 +29,15 @@ def get_item(mapping, key):
 
 
 @register.filter
+def error_anchor(field) -> str:
+    """The id an error summary links to: a group of choices has none, so its first choice."""
+    widget = field.field.widget
+    if getattr(widget, "input_type", "") in ("radio", "checkbox") and hasattr(widget, "choices"):
+        return f"{field.auto_id}_0"
+    return field.auto_id
+
+
+@register.filter
 def add_class(field, css: str):
     """Render a form field with a Bootstrap class ("form-control" for text, "form-select")."""
     is_select = getattr(field.field.widget, "input_type", "") == "select"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 
 import pytest
@@ -259,3 +260,16 @@ def test_privacy_waiting_list_and_working_day_pages_pass_the_audit(page, library
     for path in ["/desk/today/", "/desk/statistics/", "/desk/calls/"]:
         page.goto(page.base + path)
         audit(page)
+
+
+def test_a_refused_form_takes_the_patron_to_its_problems(page, library):
+    page.goto(page.base + "/")
+    page.get_by_role("link", name="Job search and résumés").click()
+    page.get_by_role("button", name="Next: choose a time").click()
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    summary = page.get_by_role("alert")
+    expect(summary).to_be_focused()
+    audit(page)
+    # The link for a group of choices lands on its first choice, ready for the arrow keys.
+    summary.get_by_role("link", name="How confident").click()
+    expect(page.get_by_label("New to this")).to_be_focused()

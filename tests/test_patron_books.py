@@ -54,6 +54,21 @@ def test_patron_books_an_open_slot(client, librarian, topic, django_capture_on_c
     assert len(mail.outbox) == 1
     assert mail.outbox[0].attachments[0][0] == "session.ics"
     assert response["Location"] in mail.outbox[0].body
+    assert "We have also sent it to you by email." in page.content.decode()
+
+
+def test_a_patron_who_wants_a_call_is_told_to_keep_the_link(client, librarian, topic, branch):
+    _start_booking(client, topic)
+    value = f"{branch.pk}-0-{int(local(next_weekday(1), 10).timestamp())}"
+    client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
+    response = client.post(
+        reverse("appointments:contact", args=[topic.slug]),
+        {"name": "Walter Price", "phone": "555-0199", "preferred_contact": "call"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "We do not send it by phone, so please bookmark it" in page
+    assert "We have also sent it" not in page
 
 
 def test_patron_cancels_with_private_link(client, librarian, topic, branch):

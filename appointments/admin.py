@@ -236,6 +236,58 @@ class AppointmentForm(forms.ModelForm):
         return data
 
 
+class WhenFilter(admin.SimpleListFilter):
+    """Sessions from today on unless asked otherwise: that is what staff come here for.
+    A search looks at every date, so a patron's past sessions are found too."""
+
+    title = "when"
+    parameter_name = "when"
+
+    def __init__(self, request, params, model, model_admin):
+        # A search or a date picked in the date bar looks at every date.
+        self.searching = bool(request.GET.get("q")) or any(
+            key.startswith("starts_at__") for key in request.GET
+        )
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [
+            ("today", "Today"),
+            ("upcoming", "From today on"),
+            ("week", "The next 7 days"),
+            ("past", "Past"),
+            ("all", "Any date"),
+        ]
+
+    def value(self):
+        return super().value() or ("all" if self.searching else "upcoming")
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        today = datetime.combine(
+            timezone.localdate(), datetime.min.time(), timezone.get_current_timezone()
+        )
+        spans = {
+            "today": (today, today + timedelta(days=1)),
+            "upcoming": (today, None),
+            "week": (today, today + timedelta(days=7)),
+            "past": (None, today),
+        }
+        since, until = spans.get(self.value(), (None, None))
+        if since:
+            queryset = queryset.filter(starts_at__gte=since)
+        if until:
+            queryset = queryset.filter(starts_at__lt=until)
+        return queryset
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(OwnScheduleAdmin):
     form = AppointmentForm
@@ -251,14 +303,13 @@ class AppointmentAdmin(OwnScheduleAdmin):
         "status",
         "channel",
     ]
-    list_filter = [
-        ("starts_at", admin.DateFieldListFilter),
-        "status",
-        "staff",
-        "topic",
-        "branch",
-        "channel",
-    ]
+    list_filter = [WhenFilter, "status", "staff", "topic", "branch", "channel"]
+    date_hierarchy = "starts_at"
+
+    def get_ordering(self, request):
+        # The past is read from the latest back; everything else from the soonest on.
+        return ["-starts_at"] if request.GET.get("when") == "past" else ["starts_at"]
+
     search_fields = [
         "patron__name",
         "patron__email",

@@ -134,3 +134,27 @@ def test_moving_a_session_onto_another_in_the_admin_is_refused_plainly(
     assert "That staff member already has a session at that time." in response.content.decode()
     other.refresh_from_db()
     assert other.starts_at == local(next_weekday(1), 11)
+
+
+def test_the_sessions_list_opens_on_what_is_coming_soonest_first(
+    client, busy_library, topic, branch
+):
+    ana = busy_library
+    old = make_appointment(
+        staff=ana, topic=topic, branch=branch, start=local(next_weekday(1, weeks_ahead=-3), 10)
+    )
+    later = make_appointment(
+        staff=ana, topic=topic, branch=branch, start=local(next_weekday(1, weeks_ahead=3), 10)
+    )
+    soon = Appointment.objects.exclude(pk__in=[old.pk, later.pk]).get()
+    client.force_login(make_user(groups=("Desk",)))
+    url = reverse("admin:appointments_appointment_changelist")
+
+    def listed(**params):
+        return list(client.get(url, params).context["cl"].result_list)
+
+    assert listed() == [soon, later]
+    assert listed(when="past") == [old]
+    assert listed(when="all") == [old, soon, later]
+    # A search finds past sessions too.
+    assert old in listed(q=old.patron.email)

@@ -24,7 +24,10 @@ class NeedForm(forms.Form):
     )
     learning_goal = forms.CharField(
         label="What would you like to learn or do?",
-        help_text="A sentence or two is plenty. It helps the staff member prepare for you.",
+        help_text=(
+            "A sentence or two is plenty (at most 1,000 characters). "
+            "It helps the staff member prepare for you."
+        ),
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={
@@ -197,6 +200,12 @@ class DeskBookingForm(NeedForm):
         self.length = length
         self.over_limit = over_limit
         self.fields["skill_level"].label = "How confident is the patron with this?"
+        self.fields["skill_level"].error_messages["required"] = (
+            "Please choose how confident the patron feels."
+        )
+        self.fields["learning_goal"].error_messages["required"] = (
+            "Please note what the patron would like help with."
+        )
         self.fields["learning_goal"].label = "What does the patron want to learn or do?"
         self.fields["learning_goal"].help_text = "In the patron's own words, if you can."
         self.fields["party_size"].label = "How many people are coming?"

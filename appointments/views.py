@@ -45,7 +45,7 @@ from .links import (
     appointment_from_token,
     private_path,
 )
-from .models import Branch, Feedback, StaffProfile, Topic, WaitlistEntry, WaitlistState
+from .models import Branch, Feedback, StaffProfile, Status, Topic, WaitlistEntry, WaitlistState
 from .privacy import forget_patron
 from .waitlist import entry_from_token
 
@@ -290,6 +290,9 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
     appointment, refused = _from_link(request, token)
     if refused:
         return refused
+    if appointment.status == Status.CANCELLED:
+        messages.info(request, "This session is already cancelled.")
+        return redirect(reverse("appointments:manage", args=[token]))
     if not appointment.is_cancellable:
         messages.info(request, "This session can no longer be cancelled online.")
         return redirect(reverse("appointments:manage", args=[token]))

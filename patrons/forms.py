@@ -41,6 +41,7 @@ class PatronForm(forms.ModelForm):
                 "max_length": "Please keep the name to 120 characters or fewer.",
             },
             "email": {"invalid": "Please check the email address, for example name@example.org."},
+            "preferred_contact": {"required": "Please choose how we should reach you."},
         }
         widgets = {
             "preferred_contact": forms.RadioSelect,
@@ -49,6 +50,14 @@ class PatronForm(forms.ModelForm):
             "phone": forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
             "name": forms.TextInput(attrs={"autocomplete": "name"}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None and "preferred_contact" not in (kwargs.get("initial") or {}):
+            # Nothing chosen for them: a patron with only a phone must not be told "you chose
+            # email" about a choice they never made.
+            self.initial.pop("preferred_contact", None)
+            self.fields["preferred_contact"].initial = None
 
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())

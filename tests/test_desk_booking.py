@@ -98,6 +98,17 @@ def test_desk_books_for_a_phone_caller(client, desk, librarian, topic):
     assert (session.patron, session.channel, session.booked_by) == (rosa, "phone", desk)
     page = client.get(response["Location"]).content.decode()
     assert f"{tuesday:%A} {tuesday.day} {tuesday:%B}, 10 am, at Central Library" in page
+    assert "with Ana P.”" in page  # one full stop after her initial, not two
+
+
+def test_desk_errors_speak_about_the_patron(client, desk, librarian, topic):
+    rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
+    url, values = desk_times(client, rosa, topic, next_weekday(1))
+    page = client.post(url, {"slot": values[0], "party_size": 1, "channel": "phone"})
+    text = page.content.decode()
+    assert "Please choose how confident the patron feels." in text
+    assert "Please note what the patron would like help with." in text
+    assert Appointment.objects.count() == 0
 
 
 def test_desk_can_book_sooner_than_patrons_online(client, desk, librarian, topic, settings):

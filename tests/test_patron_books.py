@@ -71,6 +71,15 @@ def test_a_patron_who_wants_a_call_is_told_to_keep_the_link(client, librarian, t
     assert "We have also sent it" not in page
 
 
+def test_the_way_to_reach_a_patron_is_their_choice_not_ours(client, librarian, topic, branch):
+    _start_booking(client, topic)
+    value = f"{branch.pk}-0-{int(local(next_weekday(1), 10).timestamp())}"
+    client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
+    page = client.get(reverse("appointments:contact", args=[topic.slug])).content.decode()
+    assert 'name="preferred_contact"' in page
+    assert not re.search(r'<input[^>]*name="preferred_contact"[^>]*checked', page)
+
+
 def test_patron_cancels_with_private_link(client, librarian, topic, branch):
     from appointments.links import private_path
 
@@ -85,6 +94,8 @@ def test_patron_cancels_with_private_link(client, librarian, topic, branch):
     assert response.status_code == 302
     appointment.refresh_from_db()
     assert appointment.status == Status.CANCELLED
+    again = client.post(path + "cancel/", follow=True).content.decode()
+    assert "This session is already cancelled." in again
 
 
 def test_tampered_link_is_refused(client, librarian, topic, branch):

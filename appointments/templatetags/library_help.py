@@ -29,6 +29,13 @@ def get_item(mapping, key):
 
 
 @register.filter
+def full_stop(text) -> str:
+    """End a sentence on this text, without a second full stop after "Ben O."."""
+    text = str(text)
+    return text if text.endswith(".") else f"{text}."
+
+
+@register.filter
 def error_anchor(field) -> str:
     """The id an error summary links to: a group of choices has none, so its first choice."""
     widget = field.field.widget

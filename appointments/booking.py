@@ -45,6 +45,7 @@ class BookingError(Exception):
 
 
 SLOT_TAKEN = "That time was just taken. Please choose another time."
+PATRON_OVERLAP = "You already have a session at that time. Please choose another time."
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,13 @@ def lock_person(patron: Patron) -> None:
     neither can see the other's until it commits. An advisory lock per contact detail can.
     """
     with connection.cursor() as cursor:
-        for key in patron.identity_keys():
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PERSON_LOCK, key])
+        # In the order of the lock ids themselves, so two bookings never wait on each other.
+        cursor.execute(
+            "SELECT DISTINCT hashtext(key) FROM unnest(%s::text[]) AS key ORDER BY 1",
+            [patron.identity_keys()],
+        )
+        for (lock_id,) in cursor.fetchall():
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PERSON_LOCK, lock_id])
 
 
 # The namespace of the per-person advisory locks (two-key locks never meet one-key ones).
@@ -191,13 +197,6 @@ PERSON_LOCK = 7301
 
 def upcoming_count(patron: Patron, now: datetime | None = None) -> int:
     return person_sessions(patron).upcoming(now).count()
-
-
-def limit_message(patron: Patron) -> str:
-    return (
-        f"You already have {upcoming_count(patron)} upcoming sessions, the most we can book "
-        f"online. To book another, call us at {settings.LIBRARY_PHONE} or visit the desk."
-    )
 
 
 def pause_reason(patron: Patron, now: datetime | None = None) -> str:
@@ -224,9 +223,12 @@ def pause_reason(patron: Patron, now: datetime | None = None) -> str:
     )
 
 
+# One message for every online refusal about the person (a limit or a pause): whoever types an
+# email or phone number online learns no count, no day and nothing about missed sessions.
 PAUSED_MESSAGE = (
-    "We could not book this online. Please call us at {phone} or visit the desk, "
-    "and we will gladly find you a time."
+    "We cannot book another session online for these contact details just now: it would be more "
+    "than we can book online. Please call us at {phone} or visit the desk, and we will gladly "
+    "find you a time."
 )
 
 
@@ -316,19 +318,19 @@ def book_appointment(
     reached = caps_reached(patron, starts_at, branch)
     if reached:
         if not for_desk:
-            if upcoming_count(patron) >= settings.BOOKING_MAX_UPCOMING:
-                raise BookingError(limit_message(patron), "limit")
-            raise BookingError(
-                "You already have as many sessions as we can book online around that day. "
-                f"Please choose another week, or call us at {settings.LIBRARY_PHONE}.",
-                "limit",
-            )
+            raise BookingError(PAUSED_MESSAGE.format(phone=settings.LIBRARY_PHONE), "limit")
         if not limit_override_reason.strip():
             raise BookingError(
                 f"{patron.name} has {'; '.join(reached)}. To book anyway, say why.", "limit"
             )
     else:
         limit_override_reason = ""
+    if (
+        person_sessions(patron)
+        .active()
+        .filter(starts_at__lt=starts_at + timedelta(minutes=length), ends_at__gt=starts_at)
+    ):
+        raise BookingError(PATRON_OVERLAP, "patron_overlap")
 
     for candidate in _free_staff(
         topic, branch, starts_at, length, staff=staff, for_desk=for_desk, holder=holder
@@ -354,10 +356,7 @@ def book_appointment(
                 appointment.save()
         except IntegrityError as error:
             if "appointment_no_patron_overlap" in str(error):
-                raise BookingError(
-                    "You already have a session at that time. Please choose another time.",
-                    "patron_overlap",
-                ) from error
+                raise BookingError(PATRON_OVERLAP, "patron_overlap") from error
             continue
         messaging.booking_made(appointment)
         return appointment

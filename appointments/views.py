@@ -212,7 +212,7 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
     start = datetime.fromisoformat(draft["slot"]["start"])
     branch = get_object_or_404(Branch, pk=draft["slot"]["branch"])
     staff = StaffProfile.objects.filter(pk=draft["slot"]["staff"] or 0).first()
-    form = PatronForm(request.POST or None, initial=draft.get("contact"))
+    form = PatronForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         need = draft["need"]
         try:
@@ -232,8 +232,6 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
         except BookingError as error:
             if error.code in ("taken", "patron_overlap"):
                 draft.pop("slot", None)
-                # Spare them typing it all again after choosing another time.
-                draft["contact"] = {name: form.cleaned_data[name] for name in form.Meta.fields}
                 _save_draft(request, topic, draft)
                 messages.error(request, error.message)
                 return redirect("appointments:time", slug=topic.slug)

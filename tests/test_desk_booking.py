@@ -101,6 +101,29 @@ def test_desk_books_for_a_phone_caller(client, desk, librarian, topic):
     assert "with Ana P.”" in page  # one full stop after her initial, not two
 
 
+def test_desk_is_told_why_a_daily_cap_refuses_and_can_say_why_to_pass_it(
+    client, desk, librarian, topic, settings
+):
+    settings.BOOKING_MAX_PER_DAY = 1
+    rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
+    tuesday = next_weekday(1)
+    make_appointment(
+        staff=librarian,
+        topic=topic,
+        branch=librarian.branches.get(),
+        patron=rosa,
+        start=local(tuesday, 10),
+    )
+    url, values = desk_times(client, rosa, topic, tuesday)
+    eleven = next(v for v in values if v.endswith(str(int(local(tuesday, 11).timestamp()))))
+    need = {"slot": eleven, "skill_level": "new", "learning_goal": "Email", "party_size": 1}
+    page = client.post(url, {**need, "channel": "desk"}).content.decode()
+    assert "Rosa Martinez has 1 already that day" in page
+    assert Appointment.objects.count() == 1
+    client.post(url, {**need, "channel": "desk", "limit_override_reason": "Two short questions"})
+    assert Appointment.objects.count() == 2
+
+
 def test_desk_errors_speak_about_the_patron(client, desk, librarian, topic):
     rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
     url, values = desk_times(client, rosa, topic, next_weekday(1))

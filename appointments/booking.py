@@ -175,6 +175,10 @@ def person_sessions(patron: Patron):
     return Appointment.objects.filter(patron__in=patron.same_person())
 
 
+# The namespace of the per-person advisory locks (two-key locks never meet one-key ones).
+PERSON_LOCK = 7301
+
+
 def lock_person(patron: Patron) -> None:
     """Hold one person's bookings one at a time until the transaction ends.
 
@@ -189,10 +193,6 @@ def lock_person(patron: Patron) -> None:
         )
         for (lock_id,) in cursor.fetchall():
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PERSON_LOCK, lock_id])
-
-
-# The namespace of the per-person advisory locks (two-key locks never meet one-key ones).
-PERSON_LOCK = 7301
 
 
 def upcoming_count(patron: Patron, now: datetime | None = None) -> int:
@@ -225,7 +225,7 @@ def pause_reason(patron: Patron, now: datetime | None = None) -> str:
 
 # One message for every online refusal about the person (a limit or a pause): whoever types an
 # email or phone number online learns no count, no day and nothing about missed sessions.
-PAUSED_MESSAGE = (
+ONLINE_REFUSAL = (
     "We cannot book another session online for these contact details just now: it would be more "
     "than we can book online. Please call us at {phone} or visit the desk, and we will gladly "
     "find you a time."
@@ -314,11 +314,11 @@ def book_appointment(
     patron = Patron.objects.select_for_update().get(pk=patron.pk)
     lock_person(patron)
     if not for_desk and pause_reason(patron):
-        raise BookingError(PAUSED_MESSAGE.format(phone=settings.LIBRARY_PHONE), "paused")
+        raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "paused")
     reached = caps_reached(patron, starts_at, branch)
     if reached:
         if not for_desk:
-            raise BookingError(PAUSED_MESSAGE.format(phone=settings.LIBRARY_PHONE), "limit")
+            raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "limit")
         if not limit_override_reason.strip():
             raise BookingError(
                 f"{patron.name} has {'; '.join(reached)}. To book anyway, say why.", "limit"

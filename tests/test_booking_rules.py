@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from appointments.booking import (
-    PAUSED_MESSAGE,
+    ONLINE_REFUSAL,
     SLOT_TAKEN,
     BookingError,
     book_appointment,
@@ -240,7 +240,7 @@ def test_upcoming_limit_stops_online_booking_kindly(librarian, topic, branch):
     error = refused("limit", patron=patron, topic=topic, branch=branch, start=local(tuesday, 11))
 
     # The same words as for a pause: whoever types these details online learns no count.
-    assert error.message == PAUSED_MESSAGE.format(phone=settings.LIBRARY_PHONE)
+    assert error.message == ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE)
 
 
 def test_past_and_cancelled_sessions_do_not_count_towards_the_limit(librarian, topic, branch):

@@ -87,6 +87,17 @@ def marcus_history(librarian, topic, branch, *, days_ago: int):
     return patron, past
 
 
+def next_session(librarian, topic, branch, patron):
+    return make_appointment(
+        staff=librarian,
+        topic=topic,
+        branch=branch,
+        patron=patron,
+        start=local(next_weekday(1), 10),
+        learning_goal=GOAL,
+    )
+
+
 def test_privacy_page_shows_the_periods_the_code_uses(client, settings):
     settings.PATRON_DATA_RETENTION_DAYS = 45
     settings.ACCESS_LOG_RETENTION_DAYS = 200
@@ -153,14 +164,7 @@ def test_patron_sees_everything_held_and_deletes_it(
     librarian.user.email = "ana@library.example"
     librarian.user.save()
     patron, past = marcus_history(librarian, topic, branch, days_ago=5)
-    upcoming = make_appointment(
-        staff=librarian,
-        topic=topic,
-        branch=branch,
-        patron=patron,
-        start=local(next_weekday(1), 10),
-        learning_goal=GOAL,
-    )
+    upcoming = next_session(librarian, topic, branch, patron)
     link = private_path(upcoming)
     page = client.get(link + "my-data/").content.decode()
     for detail in [MARCUS["name"], MARCUS["email"], MARCUS["phone"], MARCUS["card_number"]]:
@@ -185,14 +189,7 @@ def test_a_stranger_who_types_a_patrons_email_reaches_nothing_of_theirs(
     client, librarian, topic, branch
 ):
     marcus, past = marcus_history(librarian, topic, branch, days_ago=5)
-    his_next = make_appointment(
-        staff=librarian,
-        topic=topic,
-        branch=branch,
-        patron=marcus,
-        start=local(next_weekday(1), 10),
-        learning_goal=GOAL,
-    )
+    his_next = next_session(librarian, topic, branch, marcus)
     # Someone who knows his email books online under a name of their own.
     client.post(
         reverse("appointments:need", args=[topic.slug]),

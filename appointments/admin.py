@@ -14,16 +14,18 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from patrons.models import AccessRecord, record_access
 
-from . import messaging
+from . import access
+from .booking import BookingError, record_outcome
 from .calendar_view import build_calendar
 from .formatting import format_day, format_when, parse_day
 from .links import calendar_feed_url
@@ -36,7 +38,6 @@ from .models import (
     Feedback,
     Message,
     StaffProfile,
-    Status,
     Topic,
     WaitlistEntry,
     WaitlistState,
@@ -44,20 +45,21 @@ from .models import (
     Weekday,
 )
 
-
-def sees_every_calendar(user) -> bool:
-    return (
-        user.is_superuser
-        or user.has_perm("appointments.view_all_calendars")
-        or (user.has_perm("appointments.manage_all_schedules"))
-    )
+manages_every_schedule = access.is_manager
+sees_every_calendar = access.sees_every_calendar
 
 
-def manages_every_schedule(user) -> bool:
-    return user.is_superuser or user.has_perm("appointments.manage_all_schedules")
+class PrivateLookupsAdmin(admin.ModelAdmin):
+    """No list filter or lookup on what a patron told us in confidence, unless the role may
+    read it: `?learning_goal__icontains=photo` answering "3 rows" tells as much as the text."""
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if request is not None and not access.may_filter_on(request.user, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
 
-class OwnScheduleAdmin(admin.ModelAdmin):
+class OwnScheduleAdmin(PrivateLookupsAdmin):
     """Rows that belong to a staff member: librarians see and change only their own."""
 
     owner_lookup = "staff__user"
@@ -125,6 +127,13 @@ class StaffProfileAdmin(OwnScheduleAdmin):
         if manages_every_schedule(request.user):
             return self.readonly_fields
         return [*self.readonly_fields, "user", "is_bookable"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # The feed's address is a secret of the staff member's own.
+        if obj is None or obj.user_id != request.user.pk:
+            fields = [f for f in fields if f != "calendar_feed"]
+        return fields
 
     @admin.display(description="branches")
     def branch_names(self, obj):
@@ -199,41 +208,12 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 class AppointmentForm(forms.ModelForm):
+    """What staff may edit on a session's page. Time, staff, branch, topic, patron and status
+    change only through the booking service: Move, Cancel and the check-in actions."""
+
     class Meta:
         model = Appointment
-        fields = [
-            "patron",
-            "skill_level",
-            "learning_goal",
-            "party_size",
-            "topic",
-            "staff",
-            "branch",
-            "starts_at",
-            "ends_at",
-            "status",
-            "channel",
-        ]
-
-    def clean(self):
-        data = super().clean()
-        starts_at, ends_at, staff = data.get("starts_at"), data.get("ends_at"), data.get("staff")
-        if starts_at and ends_at and ends_at <= starts_at:
-            self.add_error("ends_at", "The end must be after the start.")
-        elif starts_at and ends_at and staff and data.get("status") != Status.CANCELLED:
-            instance = self.instance
-            clash = (
-                Appointment.objects.active()
-                .filter(
-                    staff=staff,
-                    occupied_from__lt=ends_at + timedelta(minutes=instance.padding_after),
-                    occupied_until__gt=starts_at - timedelta(minutes=instance.padding_before),
-                )
-                .exclude(pk=instance.pk)
-            )
-            if clash.exists():
-                self.add_error("starts_at", "That staff member already has a session at that time.")
-        return data
+        fields = ["skill_level", "learning_goal", "party_size"]
 
 
 class WhenFilter(admin.SimpleListFilter):
@@ -305,6 +285,7 @@ class AppointmentAdmin(OwnScheduleAdmin):
     ]
     list_filter = [WhenFilter, "status", "staff", "topic", "branch", "channel"]
     date_hierarchy = "starts_at"
+    actions = ["mark_attended", "mark_no_show"]
 
     def get_ordering(self, request):
         # The past is read from the latest back; everything else from the soonest on.
@@ -318,12 +299,23 @@ class AppointmentAdmin(OwnScheduleAdmin):
         "patron__card_number",
     ]
     list_select_related = ["topic", "staff", "branch", "patron"]
-    autocomplete_fields = ["patron"]
     readonly_fields = [
+        "patron",
         "patron_contact",
         "accessibility_needs",
+        "change_session",
+        "topic",
+        "staff",
+        "branch",
+        "when",
+        "length",
+        "status",
+        "channel",
         "booked_by",
         "limit_override_reason",
+        "limit_lifted_by",
+        "marked_by",
+        "marked_at",
         "created_at",
         "updated_at",
         "cancelled_at",
@@ -342,7 +334,10 @@ class AppointmentAdmin(OwnScheduleAdmin):
                 ]
             },
         ),
-        ("When and where", {"fields": ["topic", "staff", "branch", "starts_at", "ends_at"]}),
+        (
+            "When and where",
+            {"fields": ["change_session", "topic", "staff", "branch", "when", "length"]},
+        ),
         (
             "Booking",
             {
@@ -351,6 +346,9 @@ class AppointmentAdmin(OwnScheduleAdmin):
                     "channel",
                     "booked_by",
                     "limit_override_reason",
+                    "limit_lifted_by",
+                    "marked_by",
+                    "marked_at",
                     "created_at",
                     "updated_at",
                     "cancelled_at",
@@ -439,6 +437,19 @@ class AppointmentAdmin(OwnScheduleAdmin):
         }
         return TemplateResponse(request, "admin/appointments/calendar.html", context)
 
+    def add_view(self, request, form_url="", extra_context=None):
+        """Sessions are booked at the desk page, under the same rules as everywhere."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return redirect("appointments:desk")
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and access.books_for_patrons(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        # A session is cancelled, never deleted: statistics and the patron's messages need it.
+        return False
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         appointment = self.get_object(request, object_id)
         if appointment is not None:
@@ -448,11 +459,7 @@ class AppointmentAdmin(OwnScheduleAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def sees_the_need(self, request, obj) -> bool:
-        """The patron's free text is for the staff member helping, managers, and the desk on the
-        day of the session."""
-        if obj is None or manages_every_schedule(request.user) or self.is_own(request, obj):
-            return True
-        return obj.local_starts_at.date() == timezone.now().astimezone(obj.branch.tz).date()
+        return access.may_see_need(request.user, obj)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -477,6 +484,20 @@ class AppointmentAdmin(OwnScheduleAdmin):
     def when(self, obj):
         return format_when(obj.local_starts_at)
 
+    @admin.display(description="length")
+    def length(self, obj):
+        return f"{obj.minutes} minutes"
+
+    @admin.display(description="change the time or cancel")
+    def change_session(self, obj):
+        if obj.pk is None or not obj.is_cancellable:
+            return "This session is over or cancelled: its time cannot change."
+        return format_html(
+            '<a href="{}">Move to another time</a> · <a href="{}">Cancel this session</a>',
+            reverse("appointments:session_move", args=[obj.reference]),
+            reverse("appointments:session_cancel", args=[obj.reference]),
+        )
+
     @admin.display(description="how to reach them")
     def patron_contact(self, obj):
         return obj.patron.contact_display if obj.patron else "–"
@@ -485,41 +506,57 @@ class AppointmentAdmin(OwnScheduleAdmin):
     def accessibility_needs(self, obj):
         return (obj.patron.accessibility_needs if obj.patron else "") or "None given"
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.booked_by = request.user
-            obj.channel = obj.channel or "desk"
-        previous = Appointment.objects.filter(pk=obj.pk).first() if change else None
-        moved = previous is not None and (
-            previous.starts_at != obj.starts_at or previous.staff_id != obj.staff_id
-        )
-        cancelled = (
-            previous is not None
-            and previous.status != Status.CANCELLED
-            and obj.status == Status.CANCELLED
-        )
-        if moved or cancelled:
-            obj.sequence += 1
-        if cancelled:
-            obj.cancelled_at = timezone.now()
-        if previous is not None and previous.status != obj.status:
-            obj.marked_by, obj.marked_at = request.user, timezone.now()
-        with transaction.atomic():
-            admin.ModelAdmin.save_model(self, request, obj, form, change)
-            if cancelled:
-                messaging.booking_cancelled(obj, by_staff=True)
-            elif moved and obj.status == Status.CONFIRMED:
-                messaging.booking_changed(obj)
-            elif not change:
-                messaging.booking_made(obj)
+    def _mark(self, request, queryset, outcome: str) -> None:
+        marked = 0
+        for appointment in queryset:
+            if not access.may_change_appointment(request.user, appointment):
+                continue
+            try:
+                record_outcome(appointment, outcome, by=request.user)
+            except BookingError as error:
+                self.message_user(request, f"{self.when(appointment)}: {error.message}", "error")
+            else:
+                marked += 1
+        if marked:
+            self.message_user(request, f"Marked {marked} session(s).")
+
+    @admin.action(description="Mark: the patron came", permissions=["change"])
+    def mark_attended(self, request, queryset):
+        self._mark(request, queryset, "attended")
+
+    @admin.action(description="Mark: the patron did not come", permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        self._mark(request, queryset, "no_show")
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(PrivateLookupsAdmin):
+    """The message log. Bodies are shown with every private link taken out: a link lets whoever
+    holds it act as the patron, so no staff role ever sees one."""
+
     list_display = ["created_at", "kind", "channel", "to", "state", "attempts", "sent_at"]
     list_filter = ["state", "channel", "kind"]
     search_fields = ["to"]
-    readonly_fields = [f.name for f in Message._meta.fields]
+    fields = [
+        "kind",
+        "channel",
+        "to",
+        "subject",
+        "text_sent",
+        "state",
+        "send_after",
+        "attempts",
+        "last_error",
+        "sent_at",
+        "handled_by",
+        "handled_at",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="message")
+    def text_sent(self, obj):
+        return access.hide_private_links(obj.body)
 
     def has_add_permission(self, request):
         return False
@@ -529,7 +566,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(PrivateLookupsAdmin):
     list_display = ["created_at", "appointment", "helpful"]
     list_filter = ["helpful"]
     readonly_fields = ["appointment", "helpful", "comment", "created_at"]
@@ -539,8 +576,9 @@ class FeedbackAdmin(admin.ModelAdmin):
 
 
 @admin.register(WaitlistEntry)
-class WaitlistEntryAdmin(admin.ModelAdmin):
-    """The waiting list per topic: staff see who is waiting, can contact or remove them."""
+class WaitlistEntryAdmin(PrivateLookupsAdmin):
+    """The waiting list per topic: staff see who is waiting, can contact or remove them.
+    Librarians see only those waiting for topics they teach, at branches where they work."""
 
     list_display = ["created_at", "topic", "patron", "how_to_reach", "branch", "days", "state"]
     list_filter = ["topic", "state", "branch"]
@@ -579,12 +617,21 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def get_queryset(self, request):
+        return access.visible_waitlist(request.user, super().get_queryset(request))
+
     def get_fields(self, request, obj=None):
         # What a waiting patron wants to learn is for managers (and, once booked, the staff
         # member who helps them), not for everyone who can see the list.
         if manages_every_schedule(request.user):
             return self.fields
         return [f for f in self.fields if f != "learning_goal"]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        entry = self.get_object(request, object_id)
+        if entry is not None:
+            record_access(request.user, entry.patron, AccessRecord.What.WAITLIST, entry.pk)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="how to reach them")
     def how_to_reach(self, obj):

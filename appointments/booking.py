@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
 from patrons.models import Patron
 
-from . import messaging
+from . import locks, messaging
 from .models import (
     Appointment,
     Availability,
@@ -175,28 +175,11 @@ def person_sessions(patron: Patron):
     return Appointment.objects.filter(patron__in=patron.same_person())
 
 
-# The namespace of the per-person advisory locks (two-key locks never meet one-key ones).
-PERSON_LOCK = 7301
-
-
-def lock_person(patron: Patron) -> None:
-    """Hold one person's bookings one at a time until the transaction ends.
-
-    Row locks are not enough: two online bookings with the same email each make a new record, and
-    neither can see the other's until it commits. An advisory lock per contact detail can.
-    """
-    with connection.cursor() as cursor:
-        # In the order of the lock ids themselves, so two bookings never wait on each other.
-        cursor.execute(
-            "SELECT DISTINCT hashtext(key) FROM unnest(%s::text[]) AS key ORDER BY 1",
-            [patron.identity_keys()],
-        )
-        for (lock_id,) in cursor.fetchall():
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PERSON_LOCK, lock_id])
-
-
-def upcoming_count(patron: Patron, now: datetime | None = None) -> int:
-    return person_sessions(patron).upcoming(now).count()
+def upcoming_count(patron: Patron, now: datetime | None = None, *, ignoring=None) -> int:
+    sessions = person_sessions(patron).upcoming(now)
+    if ignoring is not None:
+        sessions = sessions.exclude(pk=ignoring.pk)
+    return sessions.count()
 
 
 def pause_reason(patron: Patron, now: datetime | None = None) -> str:
@@ -232,10 +215,14 @@ ONLINE_REFUSAL = (
 )
 
 
-def caps_reached(patron: Patron, starts_at: datetime, branch: Branch) -> list[str]:
-    """The limits this booking would break, in words for the desk (an empty list if none)."""
+def caps_reached(
+    patron: Patron, starts_at: datetime, branch: Branch, *, ignoring: Appointment | None = None
+) -> list[str]:
+    """The limits this booking would break, in words for the desk (an empty list if none).
+
+    `ignoring` is the session being moved: it does not count against its own new time."""
     reasons = []
-    upcoming = upcoming_count(patron)
+    upcoming = upcoming_count(patron, ignoring=ignoring)
     if upcoming >= settings.BOOKING_MAX_UPCOMING:
         reasons.append(
             f"{upcoming} upcoming sessions (the limit is {settings.BOOKING_MAX_UPCOMING})"
@@ -244,6 +231,8 @@ def caps_reached(patron: Patron, starts_at: datetime, branch: Branch) -> list[st
     day_start = datetime.combine(local.date(), datetime.min.time(), tzinfo=branch.tz)
     week_start = day_start - timedelta(days=local.weekday())
     booked = person_sessions(patron).active()
+    if ignoring is not None:
+        booked = booked.exclude(pk=ignoring.pk)
     on_day = booked.filter(starts_at__gte=day_start, starts_at__lt=day_start + timedelta(days=1))
     if on_day.count() >= settings.BOOKING_MAX_PER_DAY:
         reasons.append(
@@ -281,6 +270,62 @@ def _free_staff(topic, branch, starts_at, length, *, staff=None, for_desk=False,
             yield candidate
 
 
+PATRON_GONE = (
+    "This patron's record is no longer held: it was deleted under the privacy rules. "
+    "Please add them again."
+)
+BUSY = "Another change to this patron's sessions was being saved. Please try again."
+
+
+def _lock_person(patron: Patron) -> Patron:
+    """Take the person's lock, then their row: the same order everywhere (booking, moving,
+    forgetting, the purge), so two of them never wait on each other."""
+    try:
+        locks.lock_person(patron)
+        locked = Patron.objects.select_for_update().filter(pk=patron.pk).first()
+    except locks.LockTimeout as error:
+        raise BookingError(BUSY, "busy") from error
+    if locked is None:
+        raise BookingError(PATRON_GONE, "patron_gone")
+    if locked.identity_keys() != patron.identity_keys():
+        locks.lock_person(locked)  # The desk changed their details meanwhile.
+    return locked
+
+
+def check_person_rules(
+    patron: Patron,
+    *,
+    branch: Branch,
+    starts_at: datetime,
+    ends_at: datetime,
+    by_staff: bool,
+    override_reason: str = "",
+    moving: Appointment | None = None,
+) -> str:
+    """May this person have a session at this time? Raise BookingError if not.
+
+    The rules about the person, whichever way the session is made or moved: no two sessions of
+    one person at once, the upcoming, daily and weekly limits, and (for new online bookings) the
+    pause after missed sessions. Staff may go past a limit by saying why; the reason to keep is
+    returned ("" when no limit was lifted). Call it with the person locked.
+    """
+    if not by_staff and moving is None and pause_reason(patron):
+        raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "paused")
+    reached = caps_reached(patron, starts_at, branch, ignoring=moving)
+    if reached and not by_staff:
+        raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "limit")
+    if reached and not override_reason.strip():
+        raise BookingError(
+            f"{patron.name} has {'; '.join(reached)}. To book anyway, say why.", "limit"
+        )
+    others = person_sessions(patron).active().filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
+    if moving is not None:
+        others = others.exclude(pk=moving.pk)
+    if others.exists():
+        raise BookingError(PATRON_OVERLAP, "patron_overlap")
+    return override_reason.strip() if reached else ""
+
+
 @transaction.atomic
 def book_appointment(
     *,
@@ -298,42 +343,35 @@ def book_appointment(
     limit_override_reason: str = "",
     holder: WaitlistEntry | None = None,
 ) -> Appointment:
-    """Book a session, or raise BookingError saying why not.
+    """Book a session, or raise BookingError saying why not. The one way a session is made.
 
+    Online (no `booked_by`) the topic's notice applies and limits cannot be lifted; staff
+    booking for a patron name themselves in `booked_by` and may lift a limit by saying why.
     With no staff member named, the first free one who helps with the topic at that branch gets
-    it. Safe under concurrency: the patron row is locked (so the upcoming-sessions limit holds),
-    each candidate staff row is locked in id order (so the re-check sees every committed
-    booking and block), and the exclusion constraint refuses any overlap that slips past.
+    it. Safe under concurrency: the person is locked (so their limits hold), each candidate
+    staff row is locked in id order (so the re-check sees every committed booking and block),
+    and the exclusion constraints refuse any overlap that slips past.
     """
-    for_desk = channel != Channel.ONLINE
+    by_staff = booked_by is not None
+    if channel != Channel.ONLINE and not by_staff:
+        raise ValueError("A booking at the desk or by phone names the staff member making it.")
     if not topic.is_active:
         raise BookingError("This topic is not offered at the moment.", "rules")
     if length not in topic.session_lengths:
         raise BookingError("Please choose one of the session lengths offered.", "rules")
+    ends_at = starts_at + timedelta(minutes=length)
 
-    patron = Patron.objects.select_for_update().get(pk=patron.pk)
-    lock_person(patron)
-    if not for_desk and pause_reason(patron):
-        raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "paused")
-    reached = caps_reached(patron, starts_at, branch)
-    if reached:
-        if not for_desk:
-            raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "limit")
-        if not limit_override_reason.strip():
-            raise BookingError(
-                f"{patron.name} has {'; '.join(reached)}. To book anyway, say why.", "limit"
-            )
-    else:
-        limit_override_reason = ""
-    if (
-        person_sessions(patron)
-        .active()
-        .filter(starts_at__lt=starts_at + timedelta(minutes=length), ends_at__gt=starts_at)
-    ):
-        raise BookingError(PATRON_OVERLAP, "patron_overlap")
-
+    patron = _lock_person(patron)
+    reason = check_person_rules(
+        patron,
+        branch=branch,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        by_staff=by_staff,
+        override_reason=limit_override_reason,
+    )
     for candidate in _free_staff(
-        topic, branch, starts_at, length, staff=staff, for_desk=for_desk, holder=holder
+        topic, branch, starts_at, length, staff=staff, for_desk=by_staff, holder=holder
     ):
         appointment = Appointment(
             patron=patron,
@@ -344,12 +382,13 @@ def book_appointment(
             learning_goal=learning_goal,
             party_size=party_size,
             starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=length),
+            ends_at=ends_at,
             padding_before=topic.padding_before,
             padding_after=topic.padding_after,
             channel=channel,
             booked_by=booked_by,
-            limit_override_reason=limit_override_reason.strip(),
+            limit_override_reason=reason,
+            limit_lifted_by=booked_by if reason else None,
         )
         try:
             with transaction.atomic():
@@ -364,16 +403,20 @@ def book_appointment(
 
 
 @transaction.atomic
-def cancel_appointment(appointment: Appointment, *, by_staff: bool = False) -> bool:
-    """Cancel a confirmed session and tell those who should know.
+def cancel_appointment(appointment: Appointment, *, by_staff: bool = False, by=None) -> bool:
+    """Cancel a confirmed session and tell those who should know. `by` is the staff member
+    who recorded it, if any (a patron who rang the desk: by_staff=False, by=the desk).
 
     Returns False when it was no longer confirmed (then nothing changes and nobody is told).
     """
+    now = timezone.now()
+    marked = {"marked_by": by, "marked_at": now} if by is not None else {}
     updated = Appointment.objects.filter(pk=appointment.pk, status=Status.CONFIRMED).update(
         status=Status.CANCELLED,
-        cancelled_at=timezone.now(),
-        updated_at=timezone.now(),
+        cancelled_at=now,
+        updated_at=now,
         sequence=F("sequence") + 1,
+        **marked,
     )
     if updated:
         appointment.refresh_from_db()
@@ -388,31 +431,87 @@ def reschedule_appointment(
     branch: Branch,
     starts_at: datetime,
     staff: StaffProfile | None = None,
-    for_desk: bool = False,
+    by=None,
+    limit_override_reason: str = "",
 ) -> Appointment:
     """Move a confirmed session to another open time of the same topic and length.
 
-    The session keeps its reference (and so its calendar UID and private link); its sequence
-    grows so calendar programs replace the old time.
+    The same rules as booking, for the patron through their link (`by` None) and for staff
+    (`by` the staff member, who may lift a limit by saying why). The session keeps its
+    reference (and so its calendar UID and private link); its sequence grows so calendar
+    programs replace the old time.
     """
-    # Same lock order as book_appointment (patron, then staff) so the two never deadlock.
-    Patron.objects.select_for_update().filter(pk=appointment.patron_id).first()
+    by_staff = by is not None
+    current = Appointment.objects.select_related("patron").get(pk=appointment.pk)
+    if current.patron is not None:
+        _lock_person(current.patron)
     locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if locked.status != Status.CONFIRMED or locked.starts_at <= timezone.now():
-        raise BookingError("This session can no longer be changed online.", "rules")
+        raise BookingError("This session can no longer be changed.", "rules")
     length = locked.minutes
+    ends_at = starts_at + timedelta(minutes=length)
+    reason = ""
+    if locked.patron_id is not None:
+        reason = check_person_rules(
+            current.patron,
+            branch=branch,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            by_staff=by_staff,
+            override_reason=limit_override_reason,
+            moving=locked,
+        )
     for candidate in _free_staff(
-        locked.topic, branch, starts_at, length, staff=staff, for_desk=for_desk, ignoring=locked
+        locked.topic, branch, starts_at, length, staff=staff, for_desk=by_staff, ignoring=locked
     ):
         locked.staff, locked.branch = candidate, branch
-        locked.starts_at, locked.ends_at = starts_at, starts_at + timedelta(minutes=length)
+        locked.starts_at, locked.ends_at = starts_at, ends_at
         locked.sequence += 1
+        if reason:
+            locked.limit_override_reason, locked.limit_lifted_by = reason, by
         try:
             with transaction.atomic():
                 locked.save()
-        except IntegrityError:
+        except IntegrityError as error:
+            if "appointment_no_patron_overlap" in str(error):
+                raise BookingError(PATRON_OVERLAP, "patron_overlap") from error
             locked.refresh_from_db()
             continue
         messaging.booking_changed(locked)
         return locked
     raise BookingError(SLOT_TAKEN, "taken")
+
+
+OUTCOMES = {
+    "attended": Status.ATTENDED,
+    "no_show": Status.NO_SHOW,
+    "cancelled": Status.CANCELLED,
+}
+
+
+@transaction.atomic
+def record_outcome(appointment: Appointment, outcome: str, *, by) -> Appointment:
+    """The desk marks a session: the patron came, did not come, or cancelled (by phone or in
+    person). Raise BookingError when the mark makes no sense."""
+    status = OUTCOMES.get(outcome)
+    if status is None:
+        raise BookingError("Choose attended, did not come, or cancelled by the patron.", "rules")
+    locked = Appointment.objects.select_for_update().select_related("branch").get(pk=appointment.pk)
+    now = timezone.now()
+    if status == Status.CANCELLED:
+        if not cancel_appointment(locked, by=by):
+            raise BookingError("Only a booked session can be cancelled.", "rules")
+        locked.refresh_from_db()
+        return locked
+    if locked.status == Status.CANCELLED:
+        raise BookingError("This session was cancelled, so it cannot be marked.", "rules")
+    if status == Status.NO_SHOW and locked.starts_at > now:
+        raise BookingError(
+            "A patron can be marked as not coming only once the session has started.", "rules"
+        )
+    session_day = locked.starts_at.astimezone(locked.branch.tz).date()
+    if status == Status.ATTENDED and session_day > now.astimezone(locked.branch.tz).date():
+        raise BookingError("A patron can be checked in on the day of their session.", "rules")
+    locked.status, locked.marked_by, locked.marked_at = status, by, now
+    locked.save(update_fields=["status", "marked_by", "marked_at", "updated_at"])
+    return locked

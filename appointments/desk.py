@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,8 +17,18 @@ from django.views.decorators.http import require_http_methods
 from patrons.forms import PatronForm
 from patrons.models import AccessRecord, Patron, record_access
 
-from .booking import BookingError, book_appointment, pause_reason, person_sessions, upcoming_count
-from .forms import DeskBookingForm, PatronSearchForm
+from . import access
+from .booking import (
+    BookingError,
+    book_appointment,
+    cancel_appointment,
+    pause_reason,
+    person_sessions,
+    reschedule_appointment,
+    upcoming_count,
+)
+from .formatting import format_when
+from .forms import DeskBookingForm, MoveForm, PatronSearchForm
 from .models import Appointment, Branch, StaffProfile, Status, Topic
 from .views import _time_form, time_choices
 
@@ -75,6 +85,8 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
     patron = get_object_or_404(Patron, pk=patron_id)
     if request.method == "GET" and "topic" not in request.GET:
         record_access(request.user, patron, AccessRecord.What.DESK_BOOKING, patron.pk)
+        # The desk is working with this patron: the purge of unused records leaves them be.
+        Patron.objects.filter(pk=patron.pk).update(updated_at=timezone.now())
     topics = Topic.objects.filter(is_active=True)
     topic_id = request.GET.get("topic", "")
     topic = topics.filter(pk=topic_id).first() if topic_id.isdigit() else None
@@ -148,3 +160,86 @@ def booked(request: HttpRequest, reference) -> HttpResponse:
         reference=reference,
     )
     return render(request, "desk/booked.html", {"appointment": appointment})
+
+
+def _session_to_change(request: HttpRequest, reference) -> Appointment:
+    """The session, if this user may move or cancel it (its staff member, the desk,
+    managers); "not found" otherwise, as for a session that does not exist."""
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("patron", "topic", "branch", "staff"),
+        reference=reference,
+    )
+    if not access.may_change_appointment(request.user, appointment):
+        raise Http404
+    return appointment
+
+
+def _session_page(appointment: Appointment) -> str:
+    return reverse("admin:appointments_appointment_change", args=[appointment.pk])
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def move_session(request: HttpRequest, reference) -> HttpResponse:
+    """Staff move a session to another open time: the same rules as the patron's own link,
+    without the notice period, and a limit lifted only by saying why."""
+    appointment = _session_to_change(request, reference)
+    if not appointment.is_cancellable:
+        messages.info(request, "This session is over or cancelled: its time cannot change.")
+        return redirect(_session_page(appointment))
+    choices = time_choices(
+        request, appointment.topic, appointment.minutes, for_desk=True, ignoring=appointment
+    )
+    posted = request.POST if request.method == "POST" else None
+    move_form = MoveForm(posted)
+    time_form = _time_form(choices, posted)
+    if posted is not None:
+        if time_form.is_valid() and move_form.is_valid():
+            branch_id, staff_id, start = time_form.chosen()
+            try:
+                moved = reschedule_appointment(
+                    appointment,
+                    branch=get_object_or_404(Branch, pk=branch_id),
+                    starts_at=start,
+                    staff=StaffProfile.objects.filter(pk=staff_id or 0).first(),
+                    by=request.user,
+                    limit_override_reason=move_form.cleaned_data["limit_override_reason"],
+                )
+            except BookingError as error:
+                time_form.add_error("slot" if error.code == "taken" else None, error.message)
+            else:
+                messages.success(
+                    request,
+                    f"Moved to {format_when(moved.local_starts_at)} with "
+                    f"{moved.staff.public_name}. The patron is told their usual way.",
+                )
+                return redirect(_session_page(moved))
+        time_form.options = _time_form(choices).options
+    context = {
+        **choices,
+        "appointment": appointment,
+        "form": time_form,
+        "move_form": move_form,
+        "back": _session_page(appointment),
+    }
+    return render(request, "desk/move.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cancel_session(request: HttpRequest, reference) -> HttpResponse:
+    appointment = _session_to_change(request, reference)
+    if not appointment.is_cancellable:
+        messages.info(request, "This session is over or cancelled already: nothing changed.")
+        return redirect(_session_page(appointment))
+    if request.method == "POST":
+        if cancel_appointment(appointment, by_staff=True, by=request.user):
+            messages.success(
+                request, "The session is cancelled. The patron is told their usual way."
+            )
+        return redirect(_session_page(appointment))
+    return render(
+        request,
+        "desk/cancel.html",
+        {"appointment": appointment, "back": _session_page(appointment)},
+    )

@@ -221,6 +221,18 @@ class DeskBookingForm(NeedForm):
         return reason
 
 
+class MoveForm(forms.Form):
+    """Staff moving a session: the reason is only needed when the new time goes past a limit."""
+
+    limit_override_reason = forms.CharField(
+        label="Reason for going past the patron's limits",
+        required=False,
+        max_length=200,
+        help_text="Only needed when the new time breaks a limit (sessions in a day or week): "
+        "you will be told.",
+    )
+
+
 class PatronSearchForm(forms.Form):
     q = forms.CharField(
         label="Find a patron",

@@ -325,6 +325,14 @@ class Appointment(models.Model):
         help_text="The staff member who booked it for the patron.",
     )
     limit_override_reason = models.CharField("why the limit was lifted", max_length=200, blank=True)
+    limit_lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The staff member who booked or moved it past the patron's limits.",
+    )
     sequence = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,17 +15,11 @@ from django.views.decorators.http import require_POST
 
 from patrons.models import AccessRecord, Patron
 
-from .booking import cancel_appointment, pause_reason
+from .booking import BookingError, pause_reason, record_outcome
 from .formatting import parse_day
-from .models import Appointment, Branch, SkillLevel, Status, Topic, WalkIn
+from .models import Appointment, Branch, SkillLevel, Topic, WalkIn
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
-
-OUTCOMES = {
-    "attended": Status.ATTENDED,
-    "no_show": Status.NO_SHOW,
-    "cancelled": Status.CANCELLED,
-}
 
 
 class WalkInForm(forms.ModelForm):
@@ -118,28 +111,13 @@ def mark(request: HttpRequest, reference) -> HttpResponse:
     appointment = get_object_or_404(
         Appointment.objects.select_related("branch"), reference=reference
     )
-    outcome = OUTCOMES.get(request.POST.get("outcome", ""))
-    if outcome is None:
-        messages.error(request, "Choose attended, did not come, or cancelled by the patron.")
-        return redirect(_back_to_today(appointment))
-    with transaction.atomic():
-        if outcome == Status.CANCELLED:
-            cancel_appointment(appointment)
-        elif outcome == Status.NO_SHOW and appointment.starts_at > timezone.now():
-            messages.error(
-                request, "A patron can be marked as not coming only once the session has started."
-            )
-            return redirect(_back_to_today(appointment))
-        else:
-            Appointment.objects.filter(pk=appointment.pk).exclude(status=Status.CANCELLED).update(
-                status=outcome
-            )
-        Appointment.objects.filter(pk=appointment.pk).update(
-            marked_by=request.user, marked_at=timezone.now()
-        )
-    appointment.refresh_from_db()
-    name = appointment.patron.first_name if appointment.patron else "The patron"
-    messages.success(request, f"{name}: {appointment.get_status_display().lower()}.")
+    try:
+        appointment = record_outcome(appointment, request.POST.get("outcome", ""), by=request.user)
+    except BookingError as error:
+        messages.error(request, error.message)
+    else:
+        name = appointment.patron.first_name if appointment.patron else "The patron"
+        messages.success(request, f"{name}: {appointment.get_status_display().lower()}.")
     return redirect(_back_to_today(appointment))
 
 

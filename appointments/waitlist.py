@@ -2,9 +2,10 @@
 patron in line is offered it, held for them for WAITLIST_HOLD_HOURS.
 
 Offers are made by `offer_open_times`, run by `manage.py send_notifications` every minute
-(several servers take turns under an advisory lock). A time is never offered to two patrons at
-once: the database refuses two live offers of overlapping time with one staff member. An offer
-whose time was booked another way is withdrawn, and the patron goes back to waiting.
+(on several servers, the first to take the lock does the work). A time is never offered to two
+patrons at once: the database refuses two live offers of overlapping time with one staff
+member. An offer whose time was booked another way is withdrawn, and the patron goes back to
+waiting.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from . import locks
 from .booking import booking_window, find_open_slots
 from .formatting import format_when
 from .messaging import patron_channel
@@ -31,7 +33,6 @@ from .models import (
     WaitlistState,
 )
 
-OFFER_LOCK = 8_310_043
 SALT = "appointments.waitlist-offer"
 
 
@@ -112,8 +113,8 @@ def offer_open_times(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     counts = {"expired": 0, "withdrawn": 0, "offered": 0}
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [OFFER_LOCK])
+        if not locks.try_lock(locks.LockSpace.WAITLIST_OFFERS):
+            return counts  # Another server is making the offers right now.
         offered = WaitlistEntry.objects.filter(state=WaitlistState.OFFERED)
         # Not taken in time: back in line, behind those who have had fewer offers.
         counts["expired"] = offered.filter(offer_expires_at__lte=now).update(

@@ -178,6 +178,8 @@ NO_SHOW_PAUSE_DAYS = env.int("NO_SHOW_PAUSE_DAYS", default=30)
 WAITLIST_HOLD_HOURS = env.int("WAITLIST_HOLD_HOURS", default=12)
 # Open times are offered on this grid (minutes past the start of the availability).
 SLOT_STEP_MINUTES = env.int("SLOT_STEP_MINUTES", default=30)
+# The longest a booking (or the purge) waits for a lock before asking to try again.
+LOCK_TIMEOUT_SECONDS = env.int("LOCK_TIMEOUT_SECONDS", default=10)
 # A patron's private link stops working this many days after the session.
 PATRON_LINK_DAYS_AFTER = env.int("PATRON_LINK_DAYS_AFTER", default=30)
 

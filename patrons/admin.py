@@ -13,7 +13,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from appointments.admin import manages_every_schedule, sees_every_calendar
+from appointments import access
+from appointments.admin import PrivateLookupsAdmin
 from appointments.models import Appointment
 
 from .models import AccessRecord, Patron, record_access
@@ -30,9 +31,13 @@ class AppointmentInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        # A librarian sees only their own sessions with this patron.
+        return access.visible_appointments(request.user, super().get_queryset(request))
+
 
 @admin.register(Patron)
-class PatronAdmin(admin.ModelAdmin):
+class PatronAdmin(PrivateLookupsAdmin):
     list_display = ["name", "email", "phone", "preferred_contact", "card_number"]
     list_filter = ["preferred_contact"]
     search_fields = ["name", "email", "phone", "phone_digits", "card_number"]
@@ -40,10 +45,12 @@ class PatronAdmin(admin.ModelAdmin):
     readonly_fields = ["who_has_looked"]
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if sees_every_calendar(request.user):
-            return queryset
-        return queryset.filter(appointments__staff__user=request.user).distinct()
+        return access.visible_patrons(request.user, super().get_queryset(request))
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting the row would leave upcoming sessions booked for nobody: "Forget this
+        # patron" cancels them, tells the staff and keeps the statistics.
+        return False
 
     def get_fields(self, request, obj=None):
         fields = [
@@ -59,13 +66,7 @@ class PatronAdmin(admin.ModelAdmin):
         return [*fields, "who_has_looked"] if obj is not None else fields
 
     def sees_needs(self, request, patron) -> bool:
-        """Accessibility needs: for the staff who help the patron, managers, and the desk on the
-        day of one of the patron's sessions."""
-        user = request.user
-        if manages_every_schedule(user) or patron.appointments.filter(staff__user=user).exists():
-            return True
-        today = timezone.localdate()
-        return patron.appointments.filter(starts_at__date=today).exists()
+        return access.may_see_accessibility_needs(request.user, patron)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         patron = self.get_object(request, object_id)

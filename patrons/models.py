@@ -150,6 +150,7 @@ class AccessRecord(models.Model):
         APPOINTMENT = "appointment", "Opened a session's details"
         DESK_BOOKING = "desk_booking", "Opened the patron at the desk"
         CALL_LIST = "call_list", "Saw the patron on the call list"
+        WAITLIST = "waitlist", "Opened the patron's waiting-list entry"
         DATA_EXPORT = "export", "Exported the patron's data"
         FORGOTTEN = "forgotten", "Deleted the patron's data"
 

@@ -10,6 +10,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         counts = purge()
+        if not counts:
+            self.stdout.write("Another purge was running at the same time: nothing to do here.")
+            return
         self.stdout.write(
             "Removed: " + ", ".join(f"{count} {what}" for what, count in counts.items()) + "."
         )

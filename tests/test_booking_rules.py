@@ -23,7 +23,7 @@ from appointments.booking import (
 )
 from appointments.models import Appointment, Availability, Status
 
-from .conftest import (
+from .factories import (
     local,
     make_appointment,
     make_block,

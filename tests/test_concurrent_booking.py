@@ -17,7 +17,7 @@ from django.db import IntegrityError, OperationalError, connection
 from appointments.booking import SLOT_TAKEN, BookingError, book_appointment
 from appointments.models import Appointment
 
-from .conftest import (
+from .factories import (
     local,
     make_appointment,
     make_branch,

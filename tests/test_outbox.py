@@ -28,7 +28,7 @@ from appointments.models import (
 )
 from appointments.texting import MemoryTextBackend
 
-from .conftest import local, make_appointment, make_patron, make_user, next_weekday
+from .factories import local, make_appointment, make_patron, make_user, next_weekday
 
 pytestmark = pytest.mark.django_db
 GOAL = "Send photos to my grandson, zebra-goal"

@@ -23,7 +23,7 @@ from appointments.models import (
 )
 from appointments.waitlist import offer_open_times, offer_token
 
-from .conftest import (
+from .factories import (
     CHICAGO,
     local,
     make_appointment,

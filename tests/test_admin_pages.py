@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from appointments.models import Appointment, Block, Status
 
-from .conftest import (
+from .factories import (
     local,
     make_appointment,
     make_block,

@@ -18,12 +18,12 @@ from appointments.booking import (
     ONLINE_REFUSAL,
     SLOT_TAKEN,
     BookingError,
-    book_appointment,
     cancel_appointment,
 )
 from appointments.models import Appointment, Availability, Status
 
-from .conftest import (
+from .factories import (
+    book,
     local,
     make_appointment,
     make_block,
@@ -37,20 +37,6 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def book(*, patron=None, topic, branch, start, length=60, **extra) -> Appointment:
-    return book_appointment(
-        patron=patron or make_patron(),
-        topic=topic,
-        branch=branch,
-        starts_at=start,
-        length=length,
-        skill_level=extra.pop("skill_level", "some"),
-        learning_goal=extra.pop("learning_goal", "My résumé is ten years old"),
-        party_size=extra.pop("party_size", 1),
-        **extra,
-    )
 
 
 def refused(code: str, **booking) -> BookingError:

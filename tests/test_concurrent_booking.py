@@ -10,14 +10,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import IntegrityError, OperationalError, connection
 
-from appointments.booking import SLOT_TAKEN, BookingError, book_appointment
+from appointments.booking import SLOT_TAKEN, BookingError
 from appointments.models import Appointment
 
-from .conftest import (
+from .factories import (
+    book,
     local,
     make_appointment,
     make_branch,
@@ -64,23 +66,6 @@ def central():
     return branch, topic, ana
 
 
-def booking_for(patron, *, topic, branch, start, staff=None):
-    def attempt():
-        return book_appointment(
-            patron=patron,
-            topic=topic,
-            branch=branch,
-            staff=staff,
-            starts_at=start,
-            length=60,
-            skill_level="some",
-            learning_goal="Apply for jobs online",
-            party_size=1,
-        )
-
-    return attempt
-
-
 def from_next_tuesday(hour: int):
     return local(next_weekday(1), hour)
 
@@ -91,7 +76,10 @@ def test_eight_patrons_click_the_same_time_and_one_gets_it(central):
     patrons = [make_patron(f"Patron {n}") for n in range(CLICKERS)]
 
     results = all_at_once(
-        [booking_for(p, topic=topic, branch=branch, start=start, staff=ana) for p in patrons]
+        [
+            partial(book, patron=p, topic=topic, branch=branch, start=start, staff=ana)
+            for p in patrons
+        ]
     )
 
     booked = [r for r in results if isinstance(r, Appointment)]
@@ -112,7 +100,7 @@ def test_with_any_staff_and_two_staff_exactly_two_get_the_time(central):
     patrons = [make_patron(f"Patron {n}") for n in range(CLICKERS)]
 
     results = all_at_once(
-        [booking_for(p, topic=topic, branch=branch, start=start) for p in patrons]
+        [partial(book, patron=p, topic=topic, branch=branch, start=start) for p in patrons]
     )
 
     booked = [r for r in results if isinstance(r, Appointment)]
@@ -133,7 +121,7 @@ def test_one_patron_double_clicking_on_two_staff_gets_one_session(central):
 
     results = all_at_once(
         [
-            booking_for(marcus, topic=topic, branch=branch, start=start, staff=staff)
+            partial(book, patron=marcus, topic=topic, branch=branch, start=start, staff=staff)
             for staff in (ana, ben, ana, ben)
         ]
     )
@@ -184,7 +172,7 @@ def test_one_person_booking_twice_at_once_under_two_new_records_is_held_to_the_l
 
     results = all_at_once(
         [
-            booking_for(patron, topic=topic, branch=branch, start=from_next_tuesday(hour))
+            partial(book, patron=patron, topic=topic, branch=branch, start=from_next_tuesday(hour))
             for patron, hour in zip(tabs, (10, 11), strict=True)
         ]
     )

@@ -8,7 +8,7 @@ from django.urls import reverse
 from appointments.models import Appointment
 from patrons.models import Patron
 
-from .conftest import local, make_appointment, make_patron, make_user, next_weekday
+from .factories import local, make_appointment, make_patron, make_user, next_weekday
 
 pytestmark = pytest.mark.django_db
 

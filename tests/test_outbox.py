@@ -14,7 +14,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from appointments import messaging
-from appointments.booking import book_appointment, cancel_appointment, reschedule_appointment
+from appointments.booking import cancel_appointment, reschedule_appointment
 from appointments.calendar import appointment_ics
 from appointments.links import make_feedback_token, private_path
 from appointments.models import (
@@ -28,7 +28,7 @@ from appointments.models import (
 )
 from appointments.texting import MemoryTextBackend
 
-from .conftest import local, make_appointment, make_patron, make_user, next_weekday
+from .factories import book, local, make_appointment, make_patron, make_user, next_weekday
 
 pytestmark = pytest.mark.django_db
 GOAL = "Send photos to my grandson, zebra-goal"
@@ -48,26 +48,19 @@ def ana_has_email(librarian):
     return librarian
 
 
-def book(patron, topic, branch, start, **extra):
-    return book_appointment(
-        patron=patron,
-        topic=topic,
-        branch=branch,
-        starts_at=start,
-        length=60,
-        skill_level="new",
-        learning_goal=GOAL,
-        party_size=1,
-        **extra,
-    )
-
-
 def test_text_preferring_patron_gets_a_text_with_no_need_in_it(
     ana_has_email, topic, branch, texts, django_capture_on_commit_callbacks
 ):
     marcus = make_patron("Marcus Lee", email="", phone="555-0177", preferred_contact="text")
     with django_capture_on_commit_callbacks(execute=True):
-        session = book(marcus, topic, branch, local(next_weekday(1), 10, 30))
+        session = book(
+            patron=marcus,
+            topic=topic,
+            branch=branch,
+            start=local(next_weekday(1), 10, 30),
+            skill_level="new",
+            learning_goal=GOAL,
+        )
     ((to, body),) = texts
     assert to == "555-0177"
     assert ", 10:30 am at Central Library" in body
@@ -83,7 +76,7 @@ def test_email_patron_gets_a_calendar_file_that_a_real_parser_reads(
     librarian, topic, branch, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        session = book(make_patron(), topic, branch, local(next_weekday(1), 10))
+        session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
     (email,) = mail.outbox
     name, content, mimetype = email.attachments[0]
     assert (name, mimetype) == ("session.ics", "text/calendar")
@@ -93,7 +86,7 @@ def test_email_patron_gets_a_calendar_file_that_a_real_parser_reads(
 
 
 def test_a_change_keeps_the_calendar_uid_and_raises_the_sequence(librarian, topic, branch):
-    session = book(make_patron(), topic, branch, local(next_weekday(1), 10))
+    session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
     before = Calendar.from_ical(appointment_ics(session)).walk("VEVENT")[0]
     moved = reschedule_appointment(session, branch=branch, starts_at=local(next_weekday(3), 11))
     after = Calendar.from_ical(appointment_ics(moved)).walk("VEVENT")[0]
@@ -112,7 +105,9 @@ def test_phone_caller_who_prefers_calls_is_not_called_to_confirm_but_is_reminded
     librarian, topic, branch
 ):
     rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
-    session = book(rosa, topic, branch, local(next_weekday(1), 10), channel="phone")
+    session = book(
+        patron=rosa, topic=topic, branch=branch, start=local(next_weekday(1), 10), channel="phone"
+    )
     assert not Message.objects.filter(patron=rosa).exists()
     Appointment.objects.filter(pk=session.pk).update(created_at=timezone.now() - timedelta(days=5))
     day_before = session.starts_at - timedelta(hours=20)
@@ -123,8 +118,8 @@ def test_phone_caller_who_prefers_calls_is_not_called_to_confirm_but_is_reminded
 
 
 def test_reminders_are_written_once_and_not_for_late_bookings(librarian, topic, branch):
-    early = book(make_patron(), topic, branch, local(next_weekday(1), 10))
-    late = book(make_patron(), topic, branch, local(next_weekday(1), 11))
+    early = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    late = book(topic=topic, branch=branch, start=local(next_weekday(1), 11))
     Appointment.objects.filter(pk=early.pk).update(created_at=timezone.now() - timedelta(days=3))
     Appointment.objects.filter(pk=late.pk).update(created_at=late.starts_at - timedelta(hours=3))
     moment = early.starts_at - timedelta(hours=23)
@@ -137,7 +132,7 @@ def test_reminders_are_written_once_and_not_for_late_bookings(librarian, topic, 
 def test_cancelling_skips_a_waiting_reminder_and_tells_staff_and_patron(
     ana_has_email, topic, branch
 ):
-    session = book(make_patron(), topic, branch, local(next_weekday(1), 10))
+    session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
     Appointment.objects.filter(pk=session.pk).update(created_at=timezone.now() - timedelta(days=3))
     messaging.enqueue_reminders(now=session.starts_at - timedelta(hours=2))
     cancel_appointment(session, by_staff=True)
@@ -283,7 +278,9 @@ def test_a_failing_provider_is_retried_then_shown_to_staff(client, settings):
 
 def test_desk_marks_calls_done_or_not_reached_once(client, librarian, topic, branch):
     rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
-    session = book(rosa, topic, branch, local(next_weekday(1), 10), channel="online")
+    session = book(
+        patron=rosa, topic=topic, branch=branch, start=local(next_weekday(1), 10), channel="online"
+    )
     call = Message.objects.get(patron=rosa, kind=MessageKind.CONFIRMATION)
     assert call.state == MessageState.TO_CALL
     url = reverse("appointments:mark_call", args=[call.pk])
@@ -307,7 +304,13 @@ def test_desk_marks_calls_done_or_not_reached_once(client, librarian, topic, bra
 
 
 def test_staff_calendar_feed_parses_and_keeps_patrons_out(client, librarian, topic, branch):
-    session = book(make_patron("Marcus Lee"), topic, branch, local(next_weekday(1), 10))
+    session = book(
+        patron=make_patron("Marcus Lee"),
+        topic=topic,
+        branch=branch,
+        start=local(next_weekday(1), 10),
+        learning_goal=GOAL,
+    )
     response = client.get(reverse("appointments:staff_calendar", args=[librarian.calendar_key]))
     assert response.status_code == 200
     feed = Calendar.from_ical(response.content)
@@ -322,7 +325,7 @@ def test_staff_calendar_feed_parses_and_keeps_patrons_out(client, librarian, top
 def test_patron_moves_a_session_through_the_private_link(
     client, librarian, topic, branch, django_capture_on_commit_callbacks
 ):
-    session = book(make_patron(), topic, branch, local(next_weekday(1), 10))
+    session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
     link = private_path(session)
     page = client.get(link + "change/", {"week": next_weekday(3).isoformat()})
     value = next(

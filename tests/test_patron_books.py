@@ -9,7 +9,7 @@ from django.urls import reverse
 from appointments.models import Appointment, Status
 from patrons.models import Patron
 
-from .conftest import local, next_weekday
+from .factories import local, make_appointment, make_branch, make_staff, next_weekday
 
 pytestmark = pytest.mark.django_db
 
@@ -83,8 +83,6 @@ def test_the_way_to_reach_a_patron_is_their_choice_not_ours(client, librarian, t
 def test_patron_cancels_with_private_link(client, librarian, topic, branch):
     from appointments.links import private_path
 
-    from .conftest import make_appointment
-
     appointment = make_appointment(
         staff=librarian, topic=topic, branch=branch, start=local(next_weekday(1), 10)
     )
@@ -101,8 +99,6 @@ def test_patron_cancels_with_private_link(client, librarian, topic, branch):
 def test_tampered_link_is_refused(client, librarian, topic, branch):
     from appointments.links import private_path
 
-    from .conftest import make_appointment
-
     appointment = make_appointment(
         staff=librarian, topic=topic, branch=branch, start=local(next_weekday(1), 10)
     )
@@ -118,8 +114,6 @@ def test_tampered_link_is_refused(client, librarian, topic, branch):
 
 
 def test_an_empty_week_points_to_the_next_open_day_at_any_branch(client, topic, branch):
-    from .conftest import make_branch, make_staff
-
     riverside = make_branch("Riverside Branch")
     make_staff("Ben O.", branch=riverside, topics=[topic], hours=[(3, 10, 12)])
     make_staff("Ana P.", branch=branch, topics=[topic], hours=[(1, 10, 12)])
@@ -136,8 +130,6 @@ def test_an_empty_week_points_to_the_next_open_day_at_any_branch(client, topic, 
 
 
 def test_with_any_library_each_time_says_where_it_is(client, topic, branch):
-    from .conftest import make_branch, make_staff
-
     riverside = make_branch("Riverside Branch")
     make_staff("Ben O.", branch=riverside, topics=[topic], hours=[(3, 10, 12)])
     make_staff("Ana P.", branch=branch, topics=[topic], hours=[(1, 10, 12)])

@@ -17,7 +17,7 @@ from appointments.stats import session_statistics
 from appointments.texting import MemoryTextBackend
 from patrons.models import AccessRecord, Patron
 
-from .conftest import local, make_appointment, make_patron, make_staff, make_user, next_weekday
+from .factories import local, make_appointment, make_patron, make_staff, make_user, next_weekday
 
 pytestmark = pytest.mark.django_db
 

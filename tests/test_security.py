@@ -11,7 +11,7 @@ from appointments.links import private_path
 from appointments.models import Appointment, Status
 from patrons.models import Patron
 
-from .conftest import local, make_appointment, make_patron, make_user, next_weekday
+from .factories import local, make_appointment, make_patron, make_user, next_weekday
 
 pytestmark = pytest.mark.django_db
 

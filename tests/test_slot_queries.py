@@ -18,7 +18,7 @@ from django.utils import timezone
 from appointments.booking import booking_window, find_open_slots
 from appointments.models import Availability
 
-from .conftest import (
+from .factories import (
     local,
     make_appointment,
     make_block,

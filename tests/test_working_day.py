@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.booking import BookingError, book_appointment, find_open_slots
+from appointments.booking import BookingError, find_open_slots
 from appointments.links import private_path
 from appointments.models import (
     Appointment,
@@ -23,8 +23,9 @@ from appointments.models import (
 )
 from appointments.waitlist import offer_open_times, offer_token
 
-from .conftest import (
+from .factories import (
     CHICAGO,
+    book,
     local,
     make_appointment,
     make_block,
@@ -39,20 +40,6 @@ from .conftest import (
 
 pytestmark = pytest.mark.django_db
 CALENDAR = "admin:appointments_calendar"
-
-
-def book(patron, topic, branch, start, **extra):
-    return book_appointment(
-        patron=patron,
-        topic=topic,
-        branch=branch,
-        starts_at=start,
-        length=60,
-        skill_level="new",
-        learning_goal="Email",
-        party_size=1,
-        **extra,
-    )
 
 
 # --- Calendars --------------------------------------------------------------------------------
@@ -201,7 +188,7 @@ def test_topic_padding_keeps_time_free_around_sessions(librarian, topic, branch)
     topic.padding_after = 15
     topic.save()
     tuesday = next_weekday(1)
-    book(make_patron(), topic, branch, local(tuesday, 10))
+    book(topic=topic, branch=branch, start=local(tuesday, 10))
     starts = [
         s.start for s in find_open_slots(topic, length=60, first_day=tuesday, last_day=tuesday)
     ]
@@ -210,7 +197,7 @@ def test_topic_padding_keeps_time_free_around_sessions(librarian, topic, branch)
 
 
 def test_changing_a_topic_leaves_booked_sessions_alone(librarian, topic, branch):
-    session = book(make_patron(), topic, branch, local(next_weekday(1), 10))
+    session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
     topic.session_lengths = [30]
     topic.padding_before = 30
     topic.save()
@@ -243,22 +230,24 @@ def test_daily_and_weekly_caps_refuse_online_and_the_desk_overrides_with_a_reaso
     settings.BOOKING_MAX_UPCOMING = 10
     tuesday, thursday = next_weekday(1), next_weekday(3)
     patron = make_patron("Daily Booker")
-    book(patron, topic, branch, local(tuesday, 10))
+    book(patron=patron, topic=topic, branch=branch, start=local(tuesday, 10))
     with pytest.raises(BookingError) as same_day:
-        book(patron, topic, branch, local(tuesday, 11))
+        book(patron=patron, topic=topic, branch=branch, start=local(tuesday, 11))
     assert same_day.value.code == "limit"
-    book(patron, topic, branch, local(thursday, 10))
+    book(patron=patron, topic=topic, branch=branch, start=local(thursday, 10))
     with pytest.raises(BookingError) as same_week:
-        book(patron, topic, branch, local(thursday, 11) + timedelta(days=1))
+        book(
+            patron=patron, topic=topic, branch=branch, start=local(thursday, 11) + timedelta(days=1)
+        )
     assert same_week.value.code == "limit"
     assert "call us" in same_week.value.message
     assert patron.appointments.count() == 2
     desk = make_user(groups=("Desk",))
     session = book(
-        patron,
-        topic,
-        branch,
-        local(tuesday, 11),
+        patron=patron,
+        topic=topic,
+        branch=branch,
+        start=local(tuesday, 11),
         channel="desk",
         booked_by=desk,
         limit_override_reason="Interview on Wednesday",
@@ -283,7 +272,7 @@ def test_repeated_no_shows_pause_online_booking_until_the_desk_lifts_it(
             status=Status.NO_SHOW,
         )
     with pytest.raises(BookingError) as paused:
-        book(patron, topic, branch, local(next_weekday(1), 10))
+        book(patron=patron, topic=topic, branch=branch, start=local(next_weekday(1), 10))
     assert paused.value.code == "paused"
     assert "missed" not in paused.value.message  # kind, and says nothing about why
     assert "call us" in paused.value.message
@@ -298,7 +287,7 @@ def test_repeated_no_shows_pause_online_booking_until_the_desk_lifts_it(
     client.post(reverse("appointments:lift_pause", args=[patron.pk]), {"reason": "Was in hospital"})
     patron.refresh_from_db()
     assert patron.pause_lift_reason == "Was in hospital"
-    assert book(patron, topic, branch, local(next_weekday(1), 10))
+    assert book(patron=patron, topic=topic, branch=branch, start=local(next_weekday(1), 10))
 
 
 # --- Waiting list ----------------------------------------------------------------------------

@@ -10,7 +10,16 @@ from playwright.sync_api import expect
 
 from appointments.models import Appointment, Availability, Block, Status
 
-from ..conftest import make_branch, make_patron, make_staff, make_topic, make_user, next_weekday
+from ..factories import (
+    local,
+    make_appointment,
+    make_branch,
+    make_patron,
+    make_staff,
+    make_topic,
+    make_user,
+    next_weekday,
+)
 from .conftest import audit
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -188,8 +197,6 @@ def test_blocked_afternoon_disappears_from_the_patron_page(page, library):
 def test_every_other_patron_and_desk_page_passes_the_audit(page, library):
     from appointments.links import make_feedback_token, private_path
 
-    from ..conftest import local, make_appointment
-
     branch, topic, ana = library
     appointment = make_appointment(
         staff=ana, topic=topic, branch=branch, start=local(next_weekday(2), 10)
@@ -223,8 +230,6 @@ def test_privacy_waiting_list_and_working_day_pages_pass_the_audit(page, library
     from appointments.links import private_path
     from appointments.models import WaitlistEntry
     from appointments.waitlist import offer_open_times, offer_token
-
-    from ..conftest import local, make_appointment
 
     branch, topic, ana = library
     appointment = make_appointment(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, datetime, time, timedelta
-from importlib import import_module
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from appointments.access import sync_groups
 from appointments.booking import book_appointment
 from appointments.models import (
     Appointment,
@@ -62,18 +62,9 @@ def make_topic(name: str = "Computer basics", lengths=(60,), **extra) -> Topic:
 
 
 def ensure_staff_groups() -> None:
-    """The role groups come from data migrations; a transactional test's flush removes them."""
-    if Group.objects.filter(name="Librarians").exists():
-        return
-    from django.apps import apps
-
-    for migration in (
-        "0002_staff_groups",
-        "0004_message_permissions",
-        "0005_privacy_permissions",
-        "0009_working_day_permissions",
-    ):
-        import_module(f"appointments.migrations.{migration}").grant_groups(apps)
+    """The role groups come from a data migration; a transactional test's flush removes them."""
+    if not Group.objects.filter(name="Librarians").exists():
+        sync_groups()
 
 
 def make_user(username: str | None = None, *, groups=(), **extra) -> User:

@@ -12,6 +12,7 @@ from .factories import (
     make_block,
     make_patron,
     make_staff,
+    make_topic,
     make_user,
     next_weekday,
 )
@@ -158,3 +159,14 @@ def test_the_sessions_list_opens_on_what_is_coming_soonest_first(
     assert listed(when="all") == [old, soon, later]
     # A search finds past sessions too.
     assert old in listed(q=old.patron.email)
+
+
+def test_admin_index_warns_managers_of_topics_with_nothing_to_book(client, librarian, topic):
+    make_topic("Word and Excel")
+    make_staff("Idle Ian", branch=librarian.branches.get(), topics=[topic])
+    client.force_login(make_user(groups=("Managers",)))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Topics with no open time in the next 14 days" in page
+    assert "Word and Excel" in page
+    assert "Idle Ian" in page
+    assert "Open the calendar" in page

@@ -158,7 +158,8 @@ def test_a_session_in_the_past_is_refused_even_at_the_desk(topic):
     make_staff("Ana P.", branch=branch, topics=[topic], hours=[(today.weekday(), 8, 18)])
     earlier = datetime.combine(today.date(), time(9), tzinfo=branch.tz)
 
-    refused("taken", topic=topic, branch=branch, start=earlier, channel="desk")
+    desk = make_user("desk")
+    refused("taken", topic=topic, branch=branch, start=earlier, channel="desk", booked_by=desk)
 
 
 def test_time_beyond_the_booking_window_is_refused(librarian, topic, branch):
@@ -166,7 +167,15 @@ def test_time_beyond_the_booking_window_is_refused(librarian, topic, branch):
     assert far_tuesday - timezone.localdate() > timedelta(days=settings.BOOKING_WINDOW_DAYS)
 
     refused("taken", topic=topic, branch=branch, start=local(far_tuesday, 10))
-    refused("taken", topic=topic, branch=branch, start=local(far_tuesday, 10), channel="desk")
+    desk = make_user("desk")
+    refused(
+        "taken",
+        topic=topic,
+        branch=branch,
+        start=local(far_tuesday, 10),
+        channel="desk",
+        booked_by=desk,
+    )
 
 
 def test_topic_no_longer_offered_cannot_be_booked(librarian, topic, branch):
@@ -277,6 +286,7 @@ def test_a_reason_is_not_kept_when_no_limit_was_lifted(librarian, topic, branch)
         branch=branch,
         start=local(next_weekday(1), 10),
         channel="desk",
+        booked_by=make_user("desk"),
         limit_override_reason="Just in case",
     )
 
@@ -388,3 +398,9 @@ def test_times_in_other_zones_mean_the_same_instant(librarian, topic, branch):
     appointment = book(topic=topic, branch=branch, start=in_new_york)
 
     assert appointment.local_starts_at.hour == 10
+
+
+def test_a_desk_booking_must_name_who_made_it(librarian, topic, branch):
+    with pytest.raises(ValueError):
+        book(topic=topic, branch=branch, start=local(next_weekday(1), 10), channel="phone")
+    assert not Appointment.objects.exists()

@@ -106,7 +106,12 @@ def test_phone_caller_who_prefers_calls_is_not_called_to_confirm_but_is_reminded
 ):
     rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
     session = book(
-        patron=rosa, topic=topic, branch=branch, start=local(next_weekday(1), 10), channel="phone"
+        patron=rosa,
+        topic=topic,
+        branch=branch,
+        start=local(next_weekday(1), 10),
+        channel="phone",
+        booked_by=make_user("desk"),
     )
     assert not Message.objects.filter(patron=rosa).exists()
     Appointment.objects.filter(pk=session.pk).update(created_at=timezone.now() - timedelta(days=5))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from django import forms
+from django.utils import timezone
 
 from .formatting import format_day, format_time
 from .models import Branch, Channel, SkillLevel, StaffProfile, Topic
@@ -173,6 +174,40 @@ class TimeChoiceForm(forms.Form):
 
     def chosen(self) -> tuple[int, int | None, datetime]:
         return parse_slot_value(self.cleaned_data["slot"])
+
+
+UNKNOWN_TIME = "We could not find the time you chose. Please choose a time again."
+PAST_TIME = "That time has passed. Please choose another time."
+
+
+class ChosenTimeForm(forms.Form):
+    """The time shown on the details page, carried with the page (not kept in the session) so
+    that each browser tab books the time it shows.
+
+    Only the value's shape, the branch and staff member it names, and that the time is still
+    ahead (a tab left open for days) are checked here: whether the time is still open is for
+    `book_appointment` to say when the booking is made.
+    """
+
+    # A plain field: every way a value can be wrong gets the one message below.
+    slot = forms.Field(widget=forms.HiddenInput, error_messages={"required": UNKNOWN_TIME})
+
+    def clean_slot(self) -> tuple[Branch, StaffProfile | None, datetime]:
+        value = self.cleaned_data["slot"]
+        parsed = parse_slot_value(value) if len(value) <= 64 else None
+        if parsed is None:
+            raise forms.ValidationError(UNKNOWN_TIME)
+        branch_id, staff_id, start = parsed
+        branch = Branch.objects.filter(pk=branch_id).first()
+        staff = StaffProfile.objects.filter(pk=staff_id).first() if staff_id else None
+        if branch is None or (staff_id and staff is None):
+            raise forms.ValidationError(UNKNOWN_TIME)
+        if start <= timezone.now():
+            raise forms.ValidationError(PAST_TIME)
+        return branch, staff, start
+
+    def error_message(self) -> str:
+        return self.errors["slot"][0]
 
 
 class DeskBookingForm(NeedForm):

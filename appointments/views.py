@@ -1,13 +1,15 @@
 """Patron pages: choose a topic, describe the need, pick a time, leave contact details.
 
-The booking in progress is kept in the patron's session (server side), so nothing a patron
-types ends up in a URL. Each step checks the earlier ones are done and sends the patron back if
-not.
+The need is kept in the patron's session (server side), so nothing a patron types ends up in a
+URL. The chosen time is not: it travels with the pages (the details page's address, then a
+hidden field), because every tab of one browser shares the session and each tab must book the
+time it shows. It holds no personal data. Each step checks the earlier ones are done and sends
+the patron back if not.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
@@ -32,6 +35,7 @@ from .booking import (
 )
 from .formatting import format_day
 from .forms import (
+    ChosenTimeForm,
     FeedbackForm,
     NeedForm,
     TimeChoiceForm,
@@ -190,10 +194,8 @@ def choose_time(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         form = _time_form(context, request.POST)
         if form.is_valid():
-            branch_id, staff_id, start = form.chosen()
-            draft["slot"] = {"branch": branch_id, "staff": staff_id, "start": start.isoformat()}
-            _save_draft(request, topic, draft)
-            return redirect("appointments:contact", slug=topic.slug)
+            contact_url = reverse("appointments:contact", args=[topic.slug])
+            return redirect(f"{contact_url}?{urlencode({'slot': form.cleaned_data['slot']})}")
         form.options = _time_form(context).options
     else:
         form = _time_form(context)
@@ -205,13 +207,24 @@ def choose_time(request: HttpRequest, slug: str) -> HttpResponse:
 @booking_limit
 @require_http_methods(["GET", "POST"])
 def contact(request: HttpRequest, slug: str) -> HttpResponse:
+    """The patron's details, then the booking of the time this page shows.
+
+    The time comes from the page (`?slot=` from the time step, then the form's hidden field),
+    never from the session. With no time in the address (an old bookmark, a typed address) the
+    patron chooses one again: the session's last choice may be another tab's.
+    """
     topic = _active_topic(slug)
     draft = _draft(request, topic)
-    if "slot" not in draft:
+    if "need" not in draft:
+        return _ask_need_first(request, topic)
+    data = request.POST if request.method == "POST" else request.GET
+    if request.method == "GET" and "slot" not in data:
         return redirect("appointments:time", slug=topic.slug)
-    start = datetime.fromisoformat(draft["slot"]["start"])
-    branch = get_object_or_404(Branch, pk=draft["slot"]["branch"])
-    staff = StaffProfile.objects.filter(pk=draft["slot"]["staff"] or 0).first()
+    chosen = ChosenTimeForm(data)
+    if not chosen.is_valid():
+        messages.error(request, chosen.error_message())
+        return redirect("appointments:time", slug=topic.slug)
+    branch, staff, start = chosen.cleaned_data["slot"]
     form = PatronForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         need = draft["need"]
@@ -231,8 +244,6 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
                 )
         except BookingError as error:
             if error.code in ("taken", "patron_overlap"):
-                draft.pop("slot", None)
-                _save_draft(request, topic, draft)
                 messages.error(request, error.message)
                 return redirect("appointments:time", slug=topic.slug)
             form.add_error(None, error.message)
@@ -244,6 +255,7 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "topic": topic,
         "form": form,
+        "chosen": chosen,
         "branch": branch,
         "staff": staff,
         "local_start": local_start,

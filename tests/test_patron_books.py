@@ -38,10 +38,19 @@ def test_patron_books_an_open_slot(client, librarian, topic, django_capture_on_c
     wanted = next(v for v in values if v.endswith(str(int(local(tuesday, 10).timestamp()))))
     response = client.post(reverse("appointments:time", args=[topic.slug]), {"slot": wanted})
     assert response.status_code == 302
+    details = client.get(response["Location"])
+    assert "Tuesday" in details.content.decode()
+    shown = re.search(r'name="slot" value="([^"]+)"', details.content.decode())[1]
+    assert shown == wanted
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            reverse("appointments:contact", args=[topic.slug]),
-            {"name": "Marcus Lee", "email": "marcus@example.org", "preferred_contact": "email"},
+            response["Location"],
+            {
+                "slot": shown,
+                "name": "Marcus Lee",
+                "email": "marcus@example.org",
+                "preferred_contact": "email",
+            },
         )
     assert response.status_code == 302
     appointment = Appointment.objects.get()
@@ -63,7 +72,7 @@ def test_a_patron_who_wants_a_call_is_told_to_keep_the_link(client, librarian, t
     client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
     response = client.post(
         reverse("appointments:contact", args=[topic.slug]),
-        {"name": "Walter Price", "phone": "555-0199", "preferred_contact": "call"},
+        {"slot": value, "name": "Walter Price", "phone": "555-0199", "preferred_contact": "call"},
         follow=True,
     )
     page = response.content.decode()
@@ -74,8 +83,8 @@ def test_a_patron_who_wants_a_call_is_told_to_keep_the_link(client, librarian, t
 def test_the_way_to_reach_a_patron_is_their_choice_not_ours(client, librarian, topic, branch):
     _start_booking(client, topic)
     value = f"{branch.pk}-0-{int(local(next_weekday(1), 10).timestamp())}"
-    client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
-    page = client.get(reverse("appointments:contact", args=[topic.slug])).content.decode()
+    chosen = client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
+    page = client.get(chosen["Location"]).content.decode()
     assert 'name="preferred_contact"' in page
     assert not re.search(r'<input[^>]*name="preferred_contact"[^>]*checked', page)
 

@@ -199,7 +199,12 @@ def test_a_stranger_who_types_a_patrons_email_reaches_nothing_of_theirs(
     client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
     response = client.post(
         reverse("appointments:contact", args=[topic.slug]),
-        {"name": "Not Marcus", "email": MARCUS["email"].upper(), "preferred_contact": "email"},
+        {
+            "slot": value,
+            "name": "Not Marcus",
+            "email": MARCUS["email"].upper(),
+            "preferred_contact": "email",
+        },
     )
     theirs = Appointment.objects.exclude(patron=marcus).get()
     assert response["Location"] == private_path(theirs)
@@ -339,7 +344,9 @@ def test_no_patron_details_in_logs_or_texts_during_a_booking(
     value = page.context["form"].options[0][0]
     client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("appointments:contact", args=[topic.slug]), MARCUS)
+        response = client.post(
+            reverse("appointments:contact", args=[topic.slug]), {**MARCUS, "slot": value}
+        )
     assert response.status_code == 302
     assert Appointment.objects.count() == 1
     assert MARCUS["name"] not in response["Location"]

@@ -137,20 +137,16 @@ def test_malformed_private_links_are_refused_without_error(client):
         assert response.status_code == 404
 
 
-def test_oversized_contact_details_save_nothing(client, librarian, topic):
+def test_oversized_contact_details_save_nothing(client, librarian, topic, branch):
     session = client.session
     session[f"booking:{topic.slug}"] = {
         "need": {"skill_level": "new", "learning_goal": "Email", "party_size": 1, "length": 60},
-        "slot": {
-            "branch": librarian.branches.get().pk,
-            "staff": None,
-            "start": local(next_weekday(1), 10).isoformat(),
-        },
     }
     session.save()
     response = client.post(
         reverse("appointments:contact", args=[topic.slug]),
         {
+            "slot": f"{branch.pk}-0-{int(local(next_weekday(1), 10).timestamp())}",
             "name": "N" * 5000,
             "email": "a@" + "b" * 300 + ".org",
             "phone": "1" * 200,

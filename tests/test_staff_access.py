@@ -374,3 +374,21 @@ def test_private_links_in_any_message_are_hidden_whatever_the_page(library):
     hidden = hide_private_links(body)
     assert not re.search(r"/booking/[^\s]+", hidden)
     assert "Hello Marcus" in hidden
+
+
+def test_the_roles_hold_exactly_the_permissions_defined_in_one_place():
+    """The migrations leave each group as appointments.access defines it."""
+    from django.contrib.auth.models import Group
+
+    from appointments.access import MANAGER_APPS, ROLE_PERMISSIONS
+
+    for name, wanted in ROLE_PERMISSIONS.items():
+        held = set(
+            Group.objects.get(name=name).permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        )
+        assert held == {(app, code) for app, codes in wanted.items() for code in codes}, name
+    managers = Group.objects.get(name="Managers").permissions
+    assert not managers.exclude(content_type__app_label__in=MANAGER_APPS).exists()
+    assert managers.filter(codename="view_accessrecord").exists()

@@ -13,7 +13,7 @@ from django.urls import reverse
 from appointments.models import Appointment
 from patrons.models import Patron
 
-from .conftest import local, make_appointment, make_staff, make_topic, next_weekday
+from .factories import local, make_appointment, make_staff, make_topic, next_weekday
 
 pytestmark = pytest.mark.django_db
 NEED = {"skill_level": "some", "learning_goal": "Apply for jobs online", "party_size": 1}

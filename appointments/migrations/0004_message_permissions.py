@@ -1,36 +1,13 @@
-"""Give the staff roles their permissions on messages and feedback (added in 0003)."""
+"""Give the staff roles their permissions on messages and feedback (added in 0003).
 
-from django.contrib.auth.management import create_permissions
+The grants that used to be made here are now part of the one definition of the roles,
+appointments.access.ROLE_PERMISSIONS, applied by migration 0011.
+"""
+
 from django.db import migrations
-
-GRANTS = {
-    "Desk": ["view_message", "view_feedback"],
-    "Managers": [
-        "view_message", "add_message", "change_message", "delete_message",
-        "view_feedback", "add_feedback", "change_feedback", "delete_feedback",
-    ],
-}
-
-
-def grant(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    grant_groups(apps)
-
-
-def grant_groups(apps):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GRANTS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="appointments", codename__in=codenames)
-        )
 
 
 class Migration(migrations.Migration):
     dependencies = [("appointments", "0003_messages_feedback_calendar")]
 
-    operations = [migrations.RunPython(grant, migrations.RunPython.noop)]
+    operations = []

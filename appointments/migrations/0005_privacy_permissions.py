@@ -1,33 +1,10 @@
-"""Privacy roles: the desk can forget a patron who asks in person; managers read the access log."""
+"""Privacy roles: the desk can forget a patron who asks in person; managers read the access log.
 
-from django.contrib.auth.management import create_permissions
+The grants that used to be made here are now part of the one definition of the roles,
+appointments.access.ROLE_PERMISSIONS, applied by migration 0011.
+"""
+
 from django.db import migrations
-
-GRANTS = {
-    "Desk": {"patrons": ["delete_patron"]},
-    "Managers": {"patrons": ["view_accessrecord"]},
-}
-
-
-def grant(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    grant_groups(apps)
-
-
-def grant_groups(apps):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, wanted in GRANTS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        for app_label, codenames in wanted.items():
-            group.permissions.add(
-                *Permission.objects.filter(
-                    content_type__app_label=app_label, codename__in=codenames
-                )
-            )
 
 
 class Migration(migrations.Migration):
@@ -36,4 +13,4 @@ class Migration(migrations.Migration):
         ("patrons", "0002_access_records"),
     ]
 
-    operations = [migrations.RunPython(grant, migrations.RunPython.noop)]
+    operations = []

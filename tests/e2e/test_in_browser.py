@@ -278,3 +278,37 @@ def test_a_refused_form_takes_the_patron_to_its_problems(page, library):
     # The link for a group of choices lands on its first choice, ready for the arrow keys.
     summary.get_by_role("link", name="How confident").click()
     expect(page.get_by_label("New to this")).to_be_focused()
+
+
+def test_desk_moves_and_cancels_a_session_from_the_admin_without_javascript(
+    page, page_without_js, library
+):
+    """From the session's admin page to a new time and back, keyboard only, no JavaScript;
+    the same pages pass the accessibility audit (which itself needs JavaScript)."""
+    branch, topic, ana = library
+    session = make_appointment(
+        staff=ana, topic=topic, branch=branch, start=local(next_weekday(2), 10)
+    )
+    make_user("frontdesk", groups=("Desk",))
+    move = f"/desk/session/{session.reference}/move/"
+    sign_in(page, "frontdesk")
+    for path in [move, f"/desk/session/{session.reference}/cancel/"]:
+        page.goto(page.base + path)
+        audit(page)
+
+    browser = page_without_js
+    sign_in(browser, "frontdesk")
+    browser.goto(browser.base + f"/admin/appointments/appointment/{session.pk}/change/")
+    browser.get_by_role("link", name="Move to another time").click()
+    expect(browser.get_by_role("heading", level=1)).to_contain_text("Move")
+    browser.locator("fieldset.day input[type=radio]").nth(2).focus()
+    browser.keyboard.press("Space")
+    browser.get_by_role("button", name="Move the session to this time").press("Enter")
+    expect(browser.get_by_text("The patron is told their usual way")).to_be_visible()
+    session.refresh_from_db()
+    assert session.starts_at != local(next_weekday(2), 10)
+    browser.get_by_role("link", name="Cancel this session").click()
+    browser.get_by_role("button", name="Cancel the session").click()
+    expect(browser.get_by_text("The session is cancelled")).to_be_visible()
+    session.refresh_from_db()
+    assert (session.status, session.marked_by.username) == ("cancelled", "frontdesk")

@@ -203,8 +203,12 @@ def may_see_accessibility_needs(user, patron) -> bool:
 
 
 def may_filter_on(user, lookup: str) -> bool:
-    """Admin list filters and lookups: none on private fields, except for managers."""
-    return is_manager(user) or lookup.split("__")[0] not in PRIVATE_FIELDS
+    """Admin list filters and lookups: none on private fields, except for managers; none on
+    message bodies for anyone (a filter that answers row by row would spell out a link)."""
+    field = lookup.split("__")[0]
+    if field == "body":
+        return False
+    return is_manager(user) or field not in PRIVATE_FIELDS
 
 
 # --- Private links -------------------------------------------------------------------------

@@ -126,7 +126,8 @@ class StaffProfileAdmin(OwnScheduleAdmin):
     def get_readonly_fields(self, request, obj=None):
         if manages_every_schedule(request.user):
             return self.readonly_fields
-        return [*self.readonly_fields, "user", "is_bookable"]
+        # What one teaches and where decides which patrons one sees: managers set it.
+        return [*self.readonly_fields, "user", "is_bookable", "branches", "topics"]
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
@@ -372,6 +373,8 @@ class AppointmentAdmin(OwnScheduleAdmin):
         user = request.user
         everyone = sees_every_calendar(user)
         own = StaffProfile.objects.filter(user=user).first()
+        if not everyone and own is None:
+            raise Http404("Only staff members with a profile have a calendar.")
         staff_qs = StaffProfile.objects.filter(user__is_active=True).order_by("public_name")
         branches = Branch.objects.all()
         params = request.GET
@@ -506,6 +509,13 @@ class AppointmentAdmin(OwnScheduleAdmin):
     def accessibility_needs(self, obj):
         return (obj.patron.accessibility_needs if obj.patron else "") or "None given"
 
+    def save_model(self, request, obj, form, change):
+        # Only the fields of the form: a move, cancel or check-in saved meanwhile stays.
+        if change:
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+        else:
+            super().save_model(request, obj, form, change)
+
     def _mark(self, request, queryset, outcome: str) -> None:
         marked = 0
         for appointment in queryset:
@@ -584,9 +594,12 @@ class WaitlistEntryAdmin(PrivateLookupsAdmin):
     list_filter = ["topic", "state", "branch"]
     search_fields = ["patron__name", "patron__email", "patron__phone"]
     list_select_related = ["topic", "patron", "branch"]
+    # The state changes through the waiting-list run, an offer's link and the remove action.
     readonly_fields = [
+        "topic",
         "patron",
         "how_to_reach",
+        "state",
         "offer_staff",
         "offer_branch",
         "offer_starts_at",
@@ -622,10 +635,21 @@ class WaitlistEntryAdmin(PrivateLookupsAdmin):
 
     def get_fields(self, request, obj=None):
         # What a waiting patron wants to learn is for managers (and, once booked, the staff
-        # member who helps them), not for everyone who can see the list.
+        # member who helps them), not for everyone who can see the list; who is waiting, and
+        # how to reach them, is for the desk and managers, who make the offers.
         if manages_every_schedule(request.user):
             return self.fields
-        return [f for f in self.fields if f != "learning_goal"]
+        hidden = {"learning_goal"} | self._who(request)
+        return [f for f in self.fields if f not in hidden]
+
+    def _who(self, request) -> set[str]:
+        return set() if access.sees_every_calendar(request.user) else {"patron", "how_to_reach"}
+
+    def get_list_display(self, request):
+        return [f for f in self.list_display if f not in self._who(request)]
+
+    def get_search_fields(self, request):
+        return [] if self._who(request) else self.search_fields
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         entry = self.get_object(request, object_id)

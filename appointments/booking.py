@@ -8,11 +8,12 @@ to PostgreSQL's exclusion constraint, so two people clicking at once never share
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -277,14 +278,25 @@ PATRON_GONE = (
 BUSY = "Another change to this patron's sessions was being saved. Please try again."
 
 
-def _lock_person(patron: Patron) -> Patron:
-    """Take the person's lock, then their row: the same order everywhere (booking, moving,
-    forgetting, the purge), so two of them never wait on each other."""
+@contextmanager
+def busy_means_try_again():
+    """A lock not granted in time, or a deadlock PostgreSQL broke: a plain "please try again"
+    for the person at the screen, never an error page. The transaction is rolled back."""
     try:
-        locks.lock_person(patron)
-        locked = Patron.objects.select_for_update().filter(pk=patron.pk).first()
+        yield
     except locks.LockTimeout as error:
         raise BookingError(BUSY, "busy") from error
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) in ("55P03", "40P01"):
+            raise BookingError(BUSY, "busy") from error
+        raise
+
+
+def _lock_person(patron: Patron) -> Patron:
+    """Take the person's lock, then their row: the same order everywhere (booking, moving,
+    cancelling, marking, forgetting, the purge), so two of them never wait on each other."""
+    locks.lock_person(patron)
+    locked = Patron.objects.select_for_update(no_key=True).filter(pk=patron.pk).first()
     if locked is None:
         raise BookingError(PATRON_GONE, "patron_gone")
     if locked.identity_keys() != patron.identity_keys():
@@ -316,7 +328,7 @@ def check_person_rules(
         raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "limit")
     if reached and not override_reason.strip():
         raise BookingError(
-            f"{patron.name} has {'; '.join(reached)}. To book anyway, say why.", "limit"
+            f"{patron.name} has {'; '.join(reached)}. To go ahead anyway, say why.", "limit"
         )
     others = person_sessions(patron).active().filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
     if moving is not None:
@@ -326,8 +338,14 @@ def check_person_rules(
     return override_reason.strip() if reached else ""
 
 
-@transaction.atomic
-def book_appointment(
+def book_appointment(**booking) -> Appointment:
+    """Book a session, or raise BookingError saying why not. The one way a session is made;
+    the rules are in _book."""
+    with busy_means_try_again(), transaction.atomic():
+        return _book(**booking)
+
+
+def _book(
     *,
     patron: Patron,
     topic: Topic,
@@ -343,9 +361,7 @@ def book_appointment(
     limit_override_reason: str = "",
     holder: WaitlistEntry | None = None,
 ) -> Appointment:
-    """Book a session, or raise BookingError saying why not. The one way a session is made.
-
-    Online (no `booked_by`) the topic's notice applies and limits cannot be lifted; staff
+    """Online (no `booked_by`) the topic's notice applies and limits cannot be lifted; staff
     booking for a patron name themselves in `booked_by` and may lift a limit by saying why.
     With no staff member named, the first free one who helps with the topic at that branch gets
     it. Safe under concurrency: the person is locked (so their limits hold), each candidate
@@ -409,6 +425,10 @@ def cancel_appointment(appointment: Appointment, *, by_staff: bool = False, by=N
 
     Returns False when it was no longer confirmed (then nothing changes and nobody is told).
     """
+    patron = Patron.objects.filter(appointments=appointment.pk).first()
+    if patron is not None:
+        with busy_means_try_again():
+            locks.lock_person(patron)
     now = timezone.now()
     marked = {"marked_by": by, "marked_at": now} if by is not None else {}
     updated = Appointment.objects.filter(pk=appointment.pk, status=Status.CONFIRMED).update(
@@ -424,8 +444,14 @@ def cancel_appointment(appointment: Appointment, *, by_staff: bool = False, by=N
     return bool(updated)
 
 
-@transaction.atomic
-def reschedule_appointment(
+def reschedule_appointment(appointment: Appointment, **move) -> Appointment:
+    """Move a confirmed session to another open time, or raise BookingError; the rules are in
+    _reschedule."""
+    with busy_means_try_again(), transaction.atomic():
+        return _reschedule(appointment, **move)
+
+
+def _reschedule(
     appointment: Appointment,
     *,
     branch: Branch,
@@ -448,6 +474,11 @@ def reschedule_appointment(
     locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if locked.status != Status.CONFIRMED or locked.starts_at <= timezone.now():
         raise BookingError("This session can no longer be changed.", "rules")
+    if (branch.pk, starts_at) == (locked.branch_id, locked.starts_at) and staff in (
+        None,
+        locked.staff,
+    ):
+        raise BookingError("The session already has that time. Choose another time.", "same")
     length = locked.minutes
     ends_at = starts_at + timedelta(minutes=length)
     reason = ""
@@ -496,6 +527,10 @@ def record_outcome(appointment: Appointment, outcome: str, *, by) -> Appointment
     status = OUTCOMES.get(outcome)
     if status is None:
         raise BookingError("Choose attended, did not come, or cancelled by the patron.", "rules")
+    patron = Patron.objects.filter(appointments=appointment.pk).first()
+    if patron is not None:
+        with busy_means_try_again():
+            locks.lock_person(patron)
     locked = Appointment.objects.select_for_update().select_related("branch").get(pk=appointment.pk)
     now = timezone.now()
     if status == Status.CANCELLED:

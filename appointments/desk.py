@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,7 +29,7 @@ from .booking import (
     upcoming_count,
 )
 from .formatting import format_when
-from .forms import DeskBookingForm, MoveForm, PatronSearchForm
+from .forms import CancelForm, DeskBookingForm, MoveForm, PatronSearchForm
 from .models import Appointment, Branch, StaffProfile, Status, Topic
 from .views import _time_form, time_choices
 
@@ -187,8 +188,17 @@ def move_session(request: HttpRequest, reference) -> HttpResponse:
     if not appointment.is_cancellable:
         messages.info(request, "This session is over or cancelled: its time cannot change.")
         return redirect(_session_page(appointment))
+    # A librarian moves their own session within their own schedule; the desk and managers
+    # may give it to whoever is free.
+    everyone = access.books_for_patrons(request.user) or access.is_manager(request.user)
+    own = None if everyone else appointment.staff
     choices = time_choices(
-        request, appointment.topic, appointment.minutes, for_desk=True, ignoring=appointment
+        request,
+        appointment.topic,
+        appointment.minutes,
+        for_desk=True,
+        ignoring=appointment,
+        only_staff=own,
     )
     posted = request.POST if request.method == "POST" else None
     move_form = MoveForm(posted)
@@ -201,18 +211,22 @@ def move_session(request: HttpRequest, reference) -> HttpResponse:
                     appointment,
                     branch=get_object_or_404(Branch, pk=branch_id),
                     starts_at=start,
-                    staff=StaffProfile.objects.filter(pk=staff_id or 0).first(),
+                    staff=own or StaffProfile.objects.filter(pk=staff_id or 0).first(),
                     by=request.user,
                     limit_override_reason=move_form.cleaned_data["limit_override_reason"],
                 )
             except BookingError as error:
                 time_form.add_error("slot" if error.code == "taken" else None, error.message)
             else:
+                when = format_when(moved.local_starts_at)
+                _log(request, moved, f"Moved to {when}, with {moved.staff.public_name}")
                 messages.success(
                     request,
-                    f"Moved to {format_when(moved.local_starts_at)} with "
-                    f"{moved.staff.public_name}. The patron is told their usual way.",
+                    f"Moved to {when}, with {moved.staff.public_name}; "
+                    "the patron is told their usual way.",
                 )
+                if not access.may_change_appointment(request.user, moved):
+                    return redirect("admin:appointments_appointment_changelist")
                 return redirect(_session_page(moved))
         time_form.options = _time_form(choices).options
     context = {
@@ -228,12 +242,23 @@ def move_session(request: HttpRequest, reference) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def cancel_session(request: HttpRequest, reference) -> HttpResponse:
+    """Cancel for the patron who rang or came in, or because the library cannot hold it: the
+    patron's message says which."""
     appointment = _session_to_change(request, reference)
     if not appointment.is_cancellable:
         messages.info(request, "This session is over or cancelled already: nothing changed.")
         return redirect(_session_page(appointment))
-    if request.method == "POST":
-        if cancel_appointment(appointment, by_staff=True, by=request.user):
+    form = CancelForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        by_library = form.cleaned_data["who"] == "library"
+        try:
+            cancelled = cancel_appointment(appointment, by_staff=by_library, by=request.user)
+        except BookingError as error:
+            messages.error(request, error.message)
+            return redirect(_session_page(appointment))
+        if cancelled:
+            who = "by the library" if by_library else "at the patron's request"
+            _log(request, appointment, f"Cancelled {who}")
             messages.success(
                 request, "The session is cancelled. The patron is told their usual way."
             )
@@ -241,5 +266,16 @@ def cancel_session(request: HttpRequest, reference) -> HttpResponse:
     return render(
         request,
         "desk/cancel.html",
-        {"appointment": appointment, "back": _session_page(appointment)},
+        {"appointment": appointment, "form": form, "back": _session_page(appointment)},
+    )
+
+
+def _log(request: HttpRequest, appointment: Appointment, message: str) -> None:
+    """Into the session's history in the admin, beside the edits made there."""
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk,
+        queryset=[appointment],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
     )

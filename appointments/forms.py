@@ -268,6 +268,18 @@ class MoveForm(forms.Form):
     )
 
 
+class CancelForm(forms.Form):
+    who = forms.ChoiceField(
+        label="Who asked to cancel?",
+        choices=[
+            ("patron", "The patron asked (they rang, wrote or came in)"),
+            ("library", "The library cannot hold it (we will offer another time)"),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={"required": "Say who asked to cancel: it changes what the patron is told."},
+    )
+
+
 class PatronSearchForm(forms.Form):
     q = forms.CharField(
         label="Find a patron",

@@ -16,7 +16,7 @@ from django.utils import timezone
 from patrons.models import AccessRecord, Patron, record_access
 
 from . import locks
-from .booking import cancel_appointment
+from .booking import busy_means_try_again, cancel_appointment
 from .models import (
     Appointment,
     Feedback,
@@ -39,7 +39,8 @@ def forget_patron(patron: Patron, *, by_user=None) -> dict[str, int]:
     """Delete everything that identifies a patron. Upcoming sessions are cancelled (the staff
     member is told); past sessions keep only their statistics."""
     # The same person lock as booking: a booking and the forgetting of one patron take turns.
-    locks.lock_person(patron)
+    with busy_means_try_again():
+        locks.lock_person(patron)
     if not Patron.objects.select_for_update().filter(pk=patron.pk).exists():
         return {"cancelled": 0, "sessions": 0, "messages": 0}
     if by_user is not None:
@@ -103,9 +104,6 @@ def purge(now=None) -> dict[str, int]:
             .exclude(state=WaitlistState.OFFERED)
             .delete()
         )
-        counts["patrons"], busy = _delete_unused_patrons(patron_cutoff)
-        if busy:
-            counts["patrons left for the next run (busy)"] = busy
         counts["messages"], _ = (
             Message.objects.filter(created_at__lt=now - settings.MESSAGE_RETENTION_DAYS * days)
             .exclude(state__in=[MessageState.PENDING, MessageState.TO_CALL])
@@ -116,4 +114,9 @@ def purge(now=None) -> dict[str, int]:
         ).delete()
         # Unfinished bookings keep what the patron typed in their session: drop expired ones.
         counts["expired browser sessions"], _ = Session.objects.filter(expire_date__lt=now).delete()
+    # One short transaction per patron, after the rest has committed: a person's lock is held
+    # only while their record is checked and deleted.
+    counts["patrons"], busy = _delete_unused_patrons(patron_cutoff)
+    if busy:
+        counts["patrons left for the next run (busy)"] = busy
     return counts

@@ -108,16 +108,23 @@ def need(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def time_choices(
-    request: HttpRequest, topic: Topic, length: int, *, for_desk: bool = False, ignoring=None
+    request: HttpRequest,
+    topic: Topic,
+    length: int,
+    *,
+    for_desk: bool = False,
+    ignoring=None,
+    only_staff=None,
 ):
     """The time picker's filter form, time form and week navigation, shared with the desk.
 
     Only the week shown is computed (the later weeks only when this one is empty, to point to
-    the next open day). A submitted time is checked against the week it falls in.
+    the next open day). A submitted time is checked against the week it falls in. `only_staff`
+    keeps the times to one staff member's, whatever the filter says.
     """
     filter_form = TimeFilterForm(request.GET or None, topic=topic)
     filters = filter_form.filters()
-    branch, staff = filters["branch"], filters["staff"]
+    branch, staff = filters["branch"], only_staff or filters["staff"]
     window = booking_window(topic, for_desk=for_desk)
     today = timezone.localdate()
     last_day = timezone.localdate(window.latest)
@@ -310,7 +317,12 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
         messages.info(request, too_late_message(appointment))
         return redirect(reverse("appointments:manage", args=[token]))
     if request.method == "POST":
-        if cancel_appointment(appointment):
+        try:
+            cancelled = cancel_appointment(appointment)
+        except BookingError as error:
+            messages.error(request, error.message)
+            cancelled = False
+        if cancelled:
             messages.success(request, "Your session is cancelled. Thank you for letting us know.")
         return redirect(reverse("appointments:manage", args=[token]))
     return render(request, "appointments/cancel.html", {"appointment": appointment})
@@ -416,8 +428,12 @@ def forget_me(request: HttpRequest, token: str) -> HttpResponse:
     if refused:
         return refused
     if request.method == "POST":
-        forget_patron(appointment.patron)
-        return render(request, "appointments/forgotten.html")
+        try:
+            forget_patron(appointment.patron)
+        except BookingError as error:
+            messages.error(request, error.message)
+        else:
+            return render(request, "appointments/forgotten.html")
     return render(
         request, "appointments/forget_me.html", {"patron": appointment.patron, "token": token}
     )

@@ -132,9 +132,14 @@ class PatronAdmin(PrivateLookupsAdmin):
             raise PermissionDenied
         patron = get_object_or_404(self.get_queryset(request), pk=pk)
         if request.method == "POST":
+            from appointments.booking import BookingError
             from appointments.privacy import forget_patron
 
-            counts = forget_patron(patron, by_user=request.user)
+            try:
+                counts = forget_patron(patron, by_user=request.user)
+            except BookingError as error:
+                messages.error(request, error.message)
+                return redirect("admin:patrons_patron_change", patron.pk)
             messages.success(
                 request,
                 f"The patron's details are deleted. {counts['cancelled']} upcoming session(s) "

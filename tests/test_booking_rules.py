@@ -268,7 +268,7 @@ def test_desk_must_give_a_reason_to_book_past_the_limit(librarian, topic, branch
     error = refused("limit", channel="desk", booked_by=desk, limit_override_reason="  ", **attempt)
     assert error.message == (
         "Daily Booker has 2 upcoming sessions (the limit is 2); 1 already that day (the limit "
-        "is 1 a day); 2 already that week (the limit is 2 a week). To book anyway, say why."
+        "is 1 a day); 2 already that week (the limit is 2 a week). To go ahead anyway, say why."
     )
 
     reason = "Job interview on Friday; needs one more practice session"

@@ -201,9 +201,13 @@ def test_a_librarian_cannot_move_or_cancel_a_colleagues_session(client, libraria
     bens.refresh_from_db()
     assert bens.status == Status.CONFIRMED
     client.force_login(ben.user)
-    client.post(cancel)
+    page = client.post(cancel).content.decode()
+    assert "Say who asked to cancel" in page
+    client.post(cancel, {"who": "patron"})
     bens.refresh_from_db()
     assert (bens.status, bens.marked_by) == (Status.CANCELLED, ben.user)
+    history = client.get(reverse("admin:appointments_appointment_history", args=[bens.pk]))
+    assert "Cancelled at the patron&#x27;s request" in history.content.decode()
 
 
 def test_checking_in_a_patron_before_the_day_of_their_session_is_refused(
@@ -268,3 +272,26 @@ def test_a_patron_the_desk_has_open_is_kept_by_the_purge(client, desk, librarian
     client.get(reverse("appointments:desk_book", args=[luis.pk]))
     purge()
     assert Patron.objects.filter(pk=luis.pk).exists()
+
+
+def test_moving_a_session_to_the_time_it_has_changes_nothing(
+    client, desk, librarian, topic, branch
+):
+    session = book(topic=topic, branch=branch, start=local(TUESDAY, 10))
+    response = client.post(move_url(session), {"slot": slot_value(branch, local(TUESDAY, 10))})
+    assert "The session already has that time." in response.content.decode()
+    assert not Message.objects.filter(appointment=session, kind=MessageKind.CHANGE).exists()
+
+
+def test_a_librarian_moves_her_own_session_only_within_her_own_schedule(
+    client, librarian, topic, branch
+):
+    make_staff("Ben K.", branch=branch, topics=[topic], hours=[(2, 10, 12)])
+    session = book(topic=topic, branch=branch, start=local(TUESDAY, 10), staff=librarian)
+    client.force_login(librarian.user)
+    page = client.get(move_url(session), {"week": TUESDAY.isoformat()})
+    wednesday = local(next_weekday(2), 10)
+    assert not [v for v in offered_values(page) if v.endswith(str(int(wednesday.timestamp())))]
+    client.post(move_url(session), {"slot": slot_value(branch, wednesday)})
+    session.refresh_from_db()
+    assert (session.staff, session.starts_at) == (librarian, local(TUESDAY, 10))

@@ -308,6 +308,7 @@ def test_desk_moves_and_cancels_a_session_from_the_admin_without_javascript(
     session.refresh_from_db()
     assert session.starts_at != local(next_weekday(2), 10)
     browser.get_by_role("link", name="Cancel this session").click()
+    browser.get_by_label("The patron asked").check()
     browser.get_by_role("button", name="Cancel the session").click()
     expect(browser.get_by_text("The session is cancelled")).to_be_visible()
     session.refresh_from_db()

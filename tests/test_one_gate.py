@@ -14,7 +14,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.booking import PATRON_GONE, BookingError
+from appointments.booking import (
+    PATRON_GONE,
+    BookingError,
+    record_outcome,
+    reschedule_appointment,
+)
 from appointments.links import private_path
 from appointments.models import Appointment, Message, MessageKind, Status
 from appointments.privacy import purge
@@ -295,3 +300,26 @@ def test_a_librarian_moves_her_own_session_only_within_her_own_schedule(
     client.post(move_url(session), {"slot": slot_value(branch, wednesday)})
     session.refresh_from_db()
     assert (session.staff, session.starts_at) == (librarian, local(TUESDAY, 10))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_desk_cancel_and_a_move_of_one_session_at_once_both_finish_cleanly():
+    """Both take the person's lock first: one goes, the other is told plainly, neither errors."""
+    branch = make_branch()
+    topic = make_topic()
+    make_staff("Ana P.", branch=branch, topics=[topic], hours=[(1, 9, 17), (3, 9, 17)], groups=())
+    desk = make_user("desk")
+    for hour in range(9, 15):
+        session = book(topic=topic, branch=branch, start=local(TUESDAY, hour))
+        results = all_at_once(
+            [
+                lambda session=session: record_outcome(session, "cancelled", by=desk),
+                lambda session=session, hour=hour: reschedule_appointment(
+                    session, branch=branch, starts_at=local(THURSDAY, hour), by=desk
+                ),
+            ]
+        )
+        for result in results:
+            assert not isinstance(result, Exception) or isinstance(result, BookingError), result
+        session.refresh_from_db()
+        assert session.status == Status.CANCELLED

@@ -18,7 +18,7 @@ Each time staff see a patron's need, an access record is written (patrons.models
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -170,11 +170,6 @@ def may_change_appointment(user, appointment) -> bool:
     if not user.has_perm("appointments.change_appointment"):
         return False
     return is_manager(user) or books_for_patrons(user) or appointment.staff.user_id == user.pk
-
-
-def _local_day_bounds(day, tz) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-    return start, start + timedelta(days=1)
 
 
 def may_see_need(user, appointment) -> bool:

@@ -45,9 +45,6 @@ from .models import (
     Weekday,
 )
 
-manages_every_schedule = access.is_manager
-sees_every_calendar = access.sees_every_calendar
-
 
 class PrivateLookupsAdmin(admin.ModelAdmin):
     """No list filter or lookup on what a patron told us in confidence, unless the role may
@@ -68,7 +65,7 @@ class OwnScheduleAdmin(PrivateLookupsAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        if sees_every_calendar(request.user):
+        if access.sees_every_calendar(request.user):
             return queryset
         return queryset.filter(**{self.owner_lookup: request.user})
 
@@ -76,9 +73,9 @@ class OwnScheduleAdmin(PrivateLookupsAdmin):
         return obj.staff.user_id == request.user.pk
 
     def may_change(self, request, obj) -> bool:
-        if obj is None or manages_every_schedule(request.user) or self.is_own(request, obj):
+        if obj is None or access.is_manager(request.user) or self.is_own(request, obj):
             return True
-        return self.colleagues_changed_by_desk and sees_every_calendar(request.user)
+        return self.colleagues_changed_by_desk and access.sees_every_calendar(request.user)
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and self.may_change(request, obj)
@@ -87,13 +84,13 @@ class OwnScheduleAdmin(PrivateLookupsAdmin):
         return super().has_delete_permission(request, obj) and self.may_change(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "staff" and not manages_every_schedule(request.user):
+        if db_field.name == "staff" and not access.is_manager(request.user):
             kwargs["queryset"] = StaffProfile.objects.filter(user=request.user)
             kwargs["initial"] = kwargs["queryset"].first()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        if not manages_every_schedule(request.user) and not self.colleagues_changed_by_desk:
+        if not access.is_manager(request.user) and not self.colleagues_changed_by_desk:
             # Whatever the form said, a librarian's new rows are their own.
             own = StaffProfile.objects.filter(user=request.user).first()
             if own is not None:
@@ -124,7 +121,7 @@ class StaffProfileAdmin(OwnScheduleAdmin):
         return obj.user_id == request.user.pk
 
     def get_readonly_fields(self, request, obj=None):
-        if manages_every_schedule(request.user):
+        if access.is_manager(request.user):
             return self.readonly_fields
         # What one teaches and where decides which patrons one sees: managers set it.
         return [*self.readonly_fields, "user", "is_bookable", "branches", "topics"]
@@ -371,7 +368,7 @@ class AppointmentAdmin(OwnScheduleAdmin):
     def calendar_view(self, request):
         """Week or day, for one staff member or a branch. Librarians see only their own."""
         user = request.user
-        everyone = sees_every_calendar(user)
+        everyone = access.sees_every_calendar(user)
         own = StaffProfile.objects.filter(user=user).first()
         if not everyone and own is None:
             raise Http404("Only staff members with a profile have a calendar.")
@@ -404,7 +401,7 @@ class AppointmentAdmin(OwnScheduleAdmin):
                 branch=branch,
                 days=days,
                 today=today,
-                can_block=lambda p: manages_every_schedule(user) or p.user_id == user.pk,
+                can_block=lambda p: access.is_manager(user) or p.user_id == user.pk,
                 can_book=user.has_perm("appointments.book_for_patron"),
             )
             if staff
@@ -637,7 +634,7 @@ class WaitlistEntryAdmin(PrivateLookupsAdmin):
         # What a waiting patron wants to learn is for managers (and, once booked, the staff
         # member who helps them), not for everyone who can see the list; who is waiting, and
         # how to reach them, is for the desk and managers, who make the offers.
-        if manages_every_schedule(request.user):
+        if access.is_manager(request.user):
             return self.fields
         hidden = {"learning_goal"} | self._who(request)
         return [f for f in self.fields if f not in hidden]

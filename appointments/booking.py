@@ -292,7 +292,7 @@ def busy_means_try_again():
         raise
 
 
-def _lock_person(patron: Patron) -> Patron:
+def lock_patron(patron: Patron) -> Patron:
     """Take the person's lock, then their row: the same order everywhere (booking, moving,
     cancelling, marking, forgetting, the purge), so two of them never wait on each other."""
     locks.lock_person(patron)
@@ -302,6 +302,15 @@ def _lock_person(patron: Patron) -> Patron:
     if locked.identity_keys() != patron.identity_keys():
         locks.lock_person(locked)  # The desk changed their details meanwhile.
     return locked
+
+
+def _lock_person_of(appointment: Appointment) -> None:
+    """The person lock of a session's patron, if it still has one, taken before the session's
+    row: the order booking and moving use."""
+    patron = Patron.objects.filter(appointments=appointment.pk).first()
+    if patron is not None:
+        with busy_means_try_again():
+            locks.lock_person(patron)
 
 
 def check_person_rules(
@@ -377,7 +386,7 @@ def _book(
         raise BookingError("Please choose one of the session lengths offered.", "rules")
     ends_at = starts_at + timedelta(minutes=length)
 
-    patron = _lock_person(patron)
+    patron = lock_patron(patron)
     reason = check_person_rules(
         patron,
         branch=branch,
@@ -425,10 +434,7 @@ def cancel_appointment(appointment: Appointment, *, by_staff: bool = False, by=N
 
     Returns False when it was no longer confirmed (then nothing changes and nobody is told).
     """
-    patron = Patron.objects.filter(appointments=appointment.pk).first()
-    if patron is not None:
-        with busy_means_try_again():
-            locks.lock_person(patron)
+    _lock_person_of(appointment)
     now = timezone.now()
     marked = {"marked_by": by, "marked_at": now} if by is not None else {}
     updated = Appointment.objects.filter(pk=appointment.pk, status=Status.CONFIRMED).update(
@@ -470,7 +476,7 @@ def _reschedule(
     by_staff = by is not None
     current = Appointment.objects.select_related("patron").get(pk=appointment.pk)
     if current.patron is not None:
-        _lock_person(current.patron)
+        lock_patron(current.patron)
     locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if locked.status != Status.CONFIRMED or locked.starts_at <= timezone.now():
         raise BookingError("This session can no longer be changed.", "rules")
@@ -527,17 +533,14 @@ def record_outcome(appointment: Appointment, outcome: str, *, by) -> Appointment
     status = OUTCOMES.get(outcome)
     if status is None:
         raise BookingError("Choose attended, did not come, or cancelled by the patron.", "rules")
-    patron = Patron.objects.filter(appointments=appointment.pk).first()
-    if patron is not None:
-        with busy_means_try_again():
-            locks.lock_person(patron)
+    if status == Status.CANCELLED:
+        # Cancelling takes its own locks, in the same order.
+        if not cancel_appointment(appointment, by=by):
+            raise BookingError("Only a booked session can be cancelled.", "rules")
+        return Appointment.objects.get(pk=appointment.pk)
+    _lock_person_of(appointment)
     locked = Appointment.objects.select_for_update().select_related("branch").get(pk=appointment.pk)
     now = timezone.now()
-    if status == Status.CANCELLED:
-        if not cancel_appointment(locked, by=by):
-            raise BookingError("Only a booked session can be cancelled.", "rules")
-        locked.refresh_from_db()
-        return locked
     if locked.status == Status.CANCELLED:
         raise BookingError("This session was cancelled, so it cannot be marked.", "rules")
     if status == Status.NO_SHOW and locked.starts_at > now:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from patrons.models import AccessRecord, Patron, record_access
 
 from . import locks
-from .booking import busy_means_try_again, cancel_appointment
+from .booking import BookingError, busy_means_try_again, cancel_appointment, lock_patron
 from .models import (
     Appointment,
     Feedback,
@@ -38,10 +38,13 @@ def _anonymise(appointments) -> int:
 def forget_patron(patron: Patron, *, by_user=None) -> dict[str, int]:
     """Delete everything that identifies a patron. Upcoming sessions are cancelled (the staff
     member is told); past sessions keep only their statistics."""
-    # The same person lock as booking: a booking and the forgetting of one patron take turns.
-    with busy_means_try_again():
-        locks.lock_person(patron)
-    if not Patron.objects.select_for_update().filter(pk=patron.pk).exists():
+    # The same locks as booking: a booking and the forgetting of one patron take turns.
+    try:
+        with busy_means_try_again():
+            lock_patron(patron)
+    except BookingError as error:
+        if error.code != "patron_gone":
+            raise
         return {"cancelled": 0, "sessions": 0, "messages": 0}
     if by_user is not None:
         record_access(by_user, patron, AccessRecord.What.FORGOTTEN, patron.pk)

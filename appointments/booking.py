@@ -428,9 +428,12 @@ def _book(
 
 
 @transaction.atomic
-def cancel_appointment(appointment: Appointment, *, by_staff: bool = False, by=None) -> bool:
+def cancel_appointment(
+    appointment: Appointment, *, by_staff: bool = False, by=None, tell_patron: bool = True
+) -> bool:
     """Cancel a confirmed session and tell those who should know. `by` is the staff member
     who recorded it, if any (a patron who rang the desk: by_staff=False, by=the desk).
+    `tell_patron=False` only when the patron is being forgotten.
 
     Returns False when it was no longer confirmed (then nothing changes and nobody is told).
     """
@@ -446,7 +449,7 @@ def cancel_appointment(appointment: Appointment, *, by_staff: bool = False, by=N
     )
     if updated:
         appointment.refresh_from_db()
-        messaging.booking_cancelled(appointment, by_staff=by_staff)
+        messaging.booking_cancelled(appointment, by_staff=by_staff, tell_patron=tell_patron)
     return bool(updated)
 
 

@@ -1,7 +1,8 @@
 """Advisory locks, by name: every key space the app locks in, in one place.
 
-PostgreSQL advisory locks are held until the transaction ends, so taking one outside a
-transaction would release it at once: that is refused. Every lock waits at most
+Most locks here are held until the transaction ends, so taking one outside a transaction
+would release it at once: that is refused. The one exception is `hold`, for a long-running job
+that owns a role (the message sender) for as long as its connection lives. Every lock waits at most
 LOCK_TIMEOUT_SECONDS (set for the rest of the transaction, row locks included), so a request
 never hangs behind a stuck one; the caller turns the timeout into a plain "please try again".
 """
@@ -23,6 +24,8 @@ class LockSpace(IntEnum):
     WAITLIST_OFFERS = 7302
     # The retention purge: one server at a time.
     PURGE = 7303
+    # The message sender (send_notifications): one at a time, the others stand by.
+    SENDER = 7304
 
 
 class LockTimeout(Exception):
@@ -82,3 +85,17 @@ def lock_keys(space: LockSpace, keys: list[str]) -> None:
 def lock_person(patron) -> None:
     """Hold one person's bookings one at a time, whichever of their records is used."""
     lock_keys(LockSpace.PERSON, patron.identity_keys())
+
+
+def hold(space: LockSpace, key: int = 0) -> bool:
+    """Take the lock for this database connection if it is free, without waiting. It stays
+    held, across transactions, until `let_go` or until the connection ends (a crash or a
+    database restart frees it for the next process)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [int(space), key])
+        return cursor.fetchone()[0]
+
+
+def let_go(space: LockSpace, key: int = 0) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [int(space), key])

@@ -1,11 +1,18 @@
-"""Messages to patrons and staff: written to an outbox, sent once.
+"""Messages to patrons and staff: written to an outbox, sent by the worker, never by a request.
 
 Each change that a patron or staff member should hear about writes Message rows in the same
-transaction (so a rolled-back booking tells nobody). Sending claims one row at a time with
-`SELECT ... FOR UPDATE SKIP LOCKED` and marks it sent before the transaction ends, so several
-copies of the sending job never send the same message, and a job that dies mid-send leaves the
-row waiting for the next run. A failed send is retried with growing pauses and, after
-MESSAGE_MAX_ATTEMPTS tries, shown to staff as failed.
+transaction (so a rolled-back booking tells nobody) and wakes the worker with a PostgreSQL
+NOTIFY, which is delivered only if that transaction commits. A web request never talks to a
+mail server or a text provider: a booking answers as fast with a dead mail server as with a
+healthy one.
+
+The worker (`manage.py send_notifications --loop`, appointments/worker.py) claims one row at a
+time with `SELECT ... FOR UPDATE SKIP LOCKED`, sends it, and marks it sent in the same
+transaction. Delivery is at least once: if the worker dies (or the database goes away) after
+the mail server accepted a message but before the row is marked, that one message is sent
+again on the next pass, so a crash can cause at most one duplicate of the message in flight.
+A failed send is retried with growing pauses and, after MESSAGE_MAX_ATTEMPTS tries, shown to
+staff as failed.
 
 A patron is reached by the channel they chose. Text messages carry only the date, time, branch
 and a link: never what the patron asked for help with. Phone calls are not sent: they wait on
@@ -19,7 +26,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -49,20 +56,28 @@ SUBJECTS = {
     MessageKind.FOLLOW_UP: "Did your library help session help?",
     MessageKind.STAFF_NEW_BOOKING: "New session booked",
     MessageKind.STAFF_CANCELLATION: "Session cancelled",
+    MessageKind.WAITLIST_OFFER: "A time has opened for your library help session",
 }
+# The worker LISTENs here; a NOTIFY wakes it as soon as new messages are committed.
+OUTBOX_CHANNEL = "library_help_outbox"
 
 
-def _context(appointment: Appointment) -> dict:
-    start = appointment.local_starts_at
+def library_context() -> dict:
     return {
-        "appointment": appointment,
-        "patron": appointment.patron,
-        "when": format_when(start),
-        "until": format_time(appointment.local_ends_at),
-        "link": private_url(appointment),
         "library_name": settings.LIBRARY_NAME,
         "library_phone": settings.LIBRARY_PHONE,
         "site_url": settings.SITE_URL.rstrip("/"),
+    }
+
+
+def _context(appointment: Appointment) -> dict:
+    return {
+        **library_context(),
+        "appointment": appointment,
+        "patron": appointment.patron,
+        "when": format_when(appointment.local_starts_at),
+        "until": format_time(appointment.local_ends_at),
+        "link": private_url(appointment),
     }
 
 
@@ -75,16 +90,18 @@ def patron_channel(patron) -> str:
     }[patron.preferred_contact]
 
 
-def _patron_message(
-    appointment: Appointment, kind: str, *, key: str, send_after: datetime | None = None
-) -> Message | None:
-    patron = appointment.patron
-    if patron is None:
-        return None
+def patron_message(
+    patron,
+    kind: str,
+    *,
+    key: str,
+    context: dict,
+    appointment: Appointment | None = None,
+    send_after: datetime | None = None,
+) -> Message:
+    """The one way a message to a patron is written: by their channel, from the template
+    messages/<channel>/<kind>.txt, to their address for that channel."""
     channel = patron_channel(patron)
-    context = _context(appointment)
-    if kind == MessageKind.FOLLOW_UP:
-        context["feedback_link"] = feedback_url(appointment)
     body = render_to_string(f"messages/{channel}/{kind}.txt", context).strip() + "\n"
     return Message(
         kind=kind,
@@ -97,6 +114,24 @@ def _patron_message(
         state=MessageState.TO_CALL if channel == MessageChannel.CALL else MessageState.PENDING,
         key=key,
         send_after=send_after or timezone.now(),
+    )
+
+
+def _patron_message(
+    appointment: Appointment, kind: str, *, key: str, send_after: datetime | None = None
+) -> Message | None:
+    if appointment.patron is None:
+        return None
+    context = _context(appointment)
+    if kind == MessageKind.FOLLOW_UP:
+        context["feedback_link"] = feedback_url(appointment)
+    return patron_message(
+        appointment.patron,
+        kind,
+        key=key,
+        context=context,
+        appointment=appointment,
+        send_after=send_after,
     )
 
 
@@ -119,14 +154,16 @@ def _staff_message(appointment: Appointment, kind: str, *, key: str) -> Message 
     )
 
 
-def _save_new(messages: list[Message | None]) -> None:
-    """Insert, skipping any already written (their unique key makes enqueueing idempotent)."""
-    Message.objects.bulk_create([m for m in messages if m is not None], ignore_conflicts=True)
-
-
-def _send_soon() -> None:
-    """Try to send what was just written once the transaction commits; the job catches the rest."""
-    transaction.on_commit(lambda: send_due(max_messages=20))
+def save_new(messages: list[Message | None]) -> None:
+    """Insert, skipping any already written (their unique key makes enqueueing idempotent),
+    and wake the worker when the transaction commits."""
+    messages = [m for m in messages if m is not None]
+    if not messages:
+        return
+    Message.objects.bulk_create(messages, ignore_conflicts=True)
+    if any(m.state == MessageState.PENDING for m in messages):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [OUTBOX_CHANNEL])
 
 
 def _version(appointment: Appointment) -> str:
@@ -155,13 +192,12 @@ def booking_made(appointment: Appointment) -> None:
                 appointment, MessageKind.CONFIRMATION, key=f"confirm:{_version(appointment)}"
             )
         )
-    _save_new(messages)
-    _send_soon()
+    save_new(messages)
 
 
 def booking_changed(appointment: Appointment) -> None:
     _skip_pending(appointment, [MessageKind.REMINDER, MessageKind.CONFIRMATION])
-    _save_new(
+    save_new(
         [
             _patron_message(appointment, MessageKind.CHANGE, key=f"change:{_version(appointment)}"),
             _staff_message(
@@ -169,31 +205,29 @@ def booking_changed(appointment: Appointment) -> None:
             ),
         ]
     )
-    _send_soon()
 
 
-def booking_cancelled(appointment: Appointment, *, by_staff: bool = False) -> None:
+def booking_cancelled(
+    appointment: Appointment, *, by_staff: bool = False, tell_patron: bool = True
+) -> None:
+    """`tell_patron=False` when the patron is being forgotten: a message to them would only
+    be deleted with the rest of their record (and must never go out after it)."""
     _skip_pending(appointment, [MessageKind.REMINDER, MessageKind.CONFIRMATION, MessageKind.CHANGE])
     messages = [
         _staff_message(
             appointment, MessageKind.STAFF_CANCELLATION, key=f"staff-cancel:{_version(appointment)}"
         )
     ]
-    if by_staff:
+    patron = appointment.patron
+    # A patron who cancelled themselves gets a note for their records (and their calendar),
+    # but no phone call; one whose session the library cancelled is told their own way.
+    if tell_patron and patron and (by_staff or patron.preferred_contact != ContactMethod.CALL):
         messages.append(
             _patron_message(
                 appointment, MessageKind.CANCELLATION, key=f"cancel:{_version(appointment)}"
             )
         )
-    elif appointment.patron and appointment.patron.preferred_contact != ContactMethod.CALL:
-        # They cancelled it themselves: a note for their records (and their calendar), no call.
-        messages.append(
-            _patron_message(
-                appointment, MessageKind.CANCELLATION, key=f"cancel:{_version(appointment)}"
-            )
-        )
-    _save_new(messages)
-    _send_soon()
+    save_new(messages)
 
 
 def enqueue_reminders(now: datetime | None = None) -> int:
@@ -220,7 +254,7 @@ def enqueue_reminders(now: datetime | None = None) -> int:
         if appointment.created_at <= appointment.starts_at - ahead
     ]
     before = Message.objects.filter(kind=MessageKind.REMINDER).count()
-    _save_new(messages)
+    save_new(messages)
     return Message.objects.filter(kind=MessageKind.REMINDER).count() - before
 
 
@@ -242,7 +276,7 @@ def enqueue_follow_ups(now: datetime | None = None) -> int:
         _patron_message(a, MessageKind.FOLLOW_UP, key=f"follow-up:{a.reference}") for a in due
     ]
     before = Message.objects.filter(kind=MessageKind.FOLLOW_UP).count()
-    _save_new(messages)
+    save_new(messages)
     return Message.objects.filter(kind=MessageKind.FOLLOW_UP).count() - before
 
 
@@ -261,7 +295,9 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def send_due(*, now: datetime | None = None, max_messages: int | None = None) -> dict[str, int]:
-    """Send waiting email and text messages that are due, one at a time, each exactly once."""
+    """Send waiting email and text messages that are due, one at a time. Each is claimed by
+    one sender only, and marked sent in the transaction that claimed it (at least once: see
+    the module's docstring). Called by the worker, never by a web request."""
     now = now or timezone.now()
     counts = {"sent": 0, "retry": 0, "failed": 0}
     while max_messages is None or sum(counts.values()) < max_messages:

@@ -51,7 +51,7 @@ def forget_patron(patron: Patron, *, by_user=None) -> dict[str, int]:
     cancelled = 0
     upcoming = patron.appointments.filter(status=Status.CONFIRMED, starts_at__gt=timezone.now())
     for appointment in upcoming.select_related("staff__user", "branch", "topic"):
-        cancelled += cancel_appointment(appointment)
+        cancelled += cancel_appointment(appointment, tell_patron=False)
     Feedback.objects.filter(appointment__patron=patron).update(comment="")
     sessions = _anonymise(patron.appointments.all())
     messages, _ = Message.objects.filter(patron=patron).delete()

@@ -41,10 +41,16 @@ class FailingTextBackend:
 class TwilioTextBackend:
     def __init__(self):
         try:
+            from twilio.http.http_client import TwilioHttpClient
             from twilio.rest import Client
         except ImportError as error:  # pragma: no cover - depends on the optional extra
             raise TextSendError("Install the twilio extra: pip install '.[twilio]'") from error
-        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+        # A provider that hangs costs the worker at most TEXT_TIMEOUT_SECONDS per message.
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=TwilioHttpClient(timeout=settings.TEXT_TIMEOUT_SECONDS),
+        )
 
     def send(self, to: str, body: str) -> None:
         try:

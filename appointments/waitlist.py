@@ -15,20 +15,16 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from . import locks
+from . import locks, messaging
 from .booking import booking_window, find_open_slots
 from .formatting import format_when
-from .messaging import patron_channel
 from .models import (
     Branch,
     Message,
-    MessageChannel,
     MessageKind,
-    MessageState,
     WaitlistEntry,
     WaitlistState,
 )
@@ -75,28 +71,19 @@ def _still_open(entry: WaitlistEntry) -> bool:
 
 
 def _offer_message(entry: WaitlistEntry) -> Message:
-    patron = entry.patron
-    channel = patron_channel(patron)
     context = {
-        "patron": patron,
+        **messaging.library_context(),
+        "patron": entry.patron,
         "entry": entry,
         "when": format_when(entry.offer_starts_at.astimezone(entry.offer_branch.tz)),
         "until": format_when(timezone.localtime(entry.offer_expires_at)),
         "link": offer_url(entry),
-        "library_name": settings.LIBRARY_NAME,
-        "library_phone": settings.LIBRARY_PHONE,
-        "site_url": settings.SITE_URL.rstrip("/"),
     }
-    return Message(
-        kind=MessageKind.WAITLIST_OFFER,
-        channel=channel,
-        patron=patron,
-        to=patron.email if channel == MessageChannel.EMAIL else patron.phone,
-        subject="A time has opened for your library help session",
-        body=render_to_string(f"messages/{channel}/waitlist_offer.txt", context).strip() + "\n",
-        state=MessageState.TO_CALL if channel == MessageChannel.CALL else MessageState.PENDING,
+    return messaging.patron_message(
+        entry.patron,
+        MessageKind.WAITLIST_OFFER,
         key=f"waitlist:{entry.pk}:{entry.offers_made}",
-        send_after=timezone.now(),
+        context=context,
     )
 
 
@@ -156,7 +143,7 @@ def offer_open_times(now: datetime | None = None) -> dict[str, int]:
             try:
                 with transaction.atomic():
                     entry.save()
-                    Message.objects.bulk_create([_offer_message(entry)], ignore_conflicts=True)
+                    messaging.save_new([_offer_message(entry)])
             except IntegrityError:
                 continue
             # Nobody else is offered an overlapping time with that staff member.

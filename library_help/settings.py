@@ -82,6 +82,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Lets two test runs on one server use separate test databases.
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A kept connection that died with a database restart is noticed and replaced before the
+# request uses it, instead of failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise environ.ImproperlyConfigured("Library Help runs on PostgreSQL only (DATABASE_URL).")
 
@@ -132,6 +135,9 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Library Help <help@library.example>")
+# Only the message worker talks to the mail server; a server that never answers costs it this
+# many seconds per try, then the message waits for its next try.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # Overrides the built-in policy (library_help/middleware.py) when set.
 CONTENT_SECURITY_POLICY = env("CONTENT_SECURITY_POLICY", default="")
@@ -151,6 +157,8 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Load balancers and uptime checks often ask over plain http.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz"]
 
 # --- The library and its booking rules -------------------------------------------------------
 LIBRARY_NAME = env("LIBRARY_NAME", default="Library Help")
@@ -183,13 +191,48 @@ LOCK_TIMEOUT_SECONDS = env.int("LOCK_TIMEOUT_SECONDS", default=10)
 # A patron's private link stops working this many days after the session.
 PATRON_LINK_DAYS_AFTER = env.int("PATRON_LINK_DAYS_AFTER", default=30)
 
+# --- Health and errors ---------------------------------------------------------------------
+# /healthz answers 503 when a message has been due for longer than this: the worker stopped.
+HEALTH_MESSAGE_DELAY_MINUTES = env.int("HEALTH_MESSAGE_DELAY_MINUTES", default=10)
+# Server errors are mailed to these addresses ("Name <address>" or just the address), from
+# SERVER_EMAIL. Django's own error mail: a dead mail server delays that error page by at most
+# EMAIL_TIMEOUT.
+ADMINS = [("", address) for address in env.list("ADMINS", default=[])]
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Optional error tracking (pip install '.[sentry]'). Patron data is scrubbed before anything
+# leaves: see library_help/errors.py.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from library_help.errors import start_sentry
+
+    start_sentry(SENTRY_DSN, environment=env("SENTRY_ENVIRONMENT", default="production"))
+
+DEFAULT_EXCEPTION_REPORTER = "library_help.errors.PrivateReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "library_help.errors.PrivateReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        "hide_private_paths": {"()": "library_help.errors.HidePrivatePaths"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false", "hide_private_paths"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # django-axes logs every sign-in at INFO; failures still show as warnings.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # Replaces Django's own "django" logger setup: errors are mailed (cleaned), and printed
+        # once, by the root logger.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        # django-axes logs every sign-in at INFO; failures still show as warnings.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- Messages to patrons and staff -----------------------------------------------------------
@@ -205,6 +248,8 @@ TEXT_BACKEND = env("TEXT_BACKEND", default="appointments.texting.ConsoleTextBack
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+# The longest the worker waits for the text provider to answer one message.
+TEXT_TIMEOUT_SECONDS = env.int("TEXT_TIMEOUT_SECONDS", default=10)
 
 # --- Privacy: how long patron data is kept (shown on the privacy page) ------------------------
 # After this many days, a session keeps only what statistics need; the patron link and all

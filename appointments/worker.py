@@ -1,0 +1,104 @@
+"""The message worker: the one process that talks to mail servers and text providers.
+
+`manage.py send_notifications --loop` runs `run_worker`: it sends what is due, then sleeps
+until a booking's NOTIFY wakes it (a confirmation usually leaves within a second of the
+booking) or POLL seconds pass (the most a message waits if a wake-up is missed). Once a
+minute it also makes waiting-list offers and writes reminders and follow-ups.
+
+Only one sender works at a time, across every server: it holds the SENDER lock for as long as
+its database connection lives. A second worker stands by and takes over within a poll when
+the first stops. Without --loop, the command does one pass and exits (the cron form); a cron
+run that finds a sender working leaves at once, so slow runs never pile up.
+
+The worker survives a database restart: it logs the error, reconnects with a growing pause,
+and takes the lock again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.db import DatabaseError, InterfaceError, connection
+
+from . import locks, messaging
+from .waitlist import offer_open_times
+
+logger = logging.getLogger(__name__)
+
+
+def housekeeping() -> dict[str, int]:
+    """Waiting-list offers, reminders and follow-ups: the messages no request writes."""
+    offers = offer_open_times()
+    return {
+        "offered": offers["offered"],
+        "reminders": messaging.enqueue_reminders(),
+        "follow_ups": messaging.enqueue_follow_ups(),
+    }
+
+
+def one_pass(*, max_messages: int | None = None) -> dict[str, int] | None:
+    """One full run, as cron does it. None when another sender is at work."""
+    if not locks.hold(locks.LockSpace.SENDER):
+        return None
+    try:
+        counts = housekeeping()
+        counts.update(messaging.send_due(max_messages=max_messages))
+        return counts
+    finally:
+        locks.let_go(locks.LockSpace.SENDER)
+
+
+def _listen() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"LISTEN {messaging.OUTBOX_CHANNEL}")
+
+
+def _wait_for_wake_up(seconds: float) -> None:
+    """Sleep until a NOTIFY on the outbox channel arrives, or `seconds` pass."""
+    with connection.wrap_database_errors:
+        for _ in connection.connection.notifies(timeout=seconds, stop_after=1):
+            pass
+
+
+def run_worker(
+    *,
+    poll_seconds: float = 5.0,
+    housekeeping_seconds: float = 60.0,
+    stop: threading.Event | None = None,
+) -> None:
+    stop = stop or threading.Event()
+    holding = False
+    next_housekeeping = 0.0
+    pause = 1.0
+    while not stop.is_set():
+        try:
+            if not holding:
+                holding = locks.hold(locks.LockSpace.SENDER)
+                if not holding:
+                    logger.debug("Another sender is at work: standing by.")
+                    stop.wait(poll_seconds)
+                    continue
+                _listen()
+                logger.info("Sending messages.")
+            if time.monotonic() >= next_housekeeping:
+                housekeeping()
+                next_housekeeping = time.monotonic() + housekeeping_seconds
+            counts = messaging.send_due()
+            if counts["sent"] or counts["retry"] or counts["failed"]:
+                logger.info(
+                    "Messages sent: %(sent)s, to retry: %(retry)s, failed: %(failed)s", counts
+                )
+            pause = 1.0
+            if not stop.is_set():
+                _wait_for_wake_up(poll_seconds)
+        except (DatabaseError, InterfaceError) as error:
+            # The database restarted or went away: the lock went with the connection.
+            logger.warning("Database unavailable (%s); trying again in %.0f s.", error, pause)
+            holding = False
+            connection.close()
+            stop.wait(pause)
+            pause = min(pause * 2, 30.0)
+    # Closing the connection lets go of the SENDER lock for a standby worker.
+    connection.close()

@@ -1,0 +1,92 @@
+"""Server errors reach staff without carrying patron data with them.
+
+A patron's private link is a secret in the address (/booking/<secret>/), and what they typed
+(name, phone, what they want to learn) sits in the form data and in the program's variables.
+Django's error mail to ADMINS and the optional Sentry report would carry all of that, so both
+are cleaned here: private addresses are cut short, form data and variables are hidden.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
+
+# The addresses whose last part is a secret: a patron's booking, a waiting-list offer, a
+# feedback form, a staff calendar feed.
+PRIVATE_PATH = re.compile(r"/(booking|waiting-list|feedback|calendar)/[^/?#\s]+")
+HIDDEN = "********"
+
+
+def hide_private_paths(text: str) -> str:
+    return PRIVATE_PATH.sub(lambda match: f"/{match.group(1)}/{HIDDEN}", text or "")
+
+
+class PrivateReporterFilter(SafeExceptionReporterFilter):
+    """Hides every form field and every variable, not only those named like passwords."""
+
+    def get_post_parameters(self, request):
+        if request is None:
+            return {}
+        return {name: self.cleansed_substitute for name in request.POST}
+
+    def get_traceback_frame_variables(self, request, tb_frame):
+        return [(name, self.cleansed_substitute) for name in tb_frame.f_locals]
+
+    def get_safe_request_meta(self, request):
+        meta = super().get_safe_request_meta(request)
+        for key in ("PATH_INFO", "RAW_URI", "REQUEST_URI", "HTTP_REFERER", "QUERY_STRING"):
+            if isinstance(meta.get(key), str):
+                meta[key] = hide_private_paths(meta[key])
+        return meta
+
+
+class PrivateReporter(ExceptionReporter):
+    def _get_raw_insecure_uri(self):
+        return hide_private_paths(super()._get_raw_insecure_uri())
+
+
+class HidePrivatePaths(logging.Filter):
+    """For the error mail's subject line ("Internal Server Error: /booking/...")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(
+                hide_private_paths(arg) if isinstance(arg, str) else arg for arg in args
+            )
+        return True
+
+
+def scrub_event(event: dict, hint=None) -> dict:
+    """Sentry's before_send: keep the error and where it happened, drop what the patron sent."""
+    request = event.get("request") or {}
+    for key in ("data", "cookies", "query_string", "headers", "env"):
+        request.pop(key, None)
+    if "url" in request:
+        request["url"] = hide_private_paths(request["url"])
+    if event.get("transaction"):
+        event["transaction"] = hide_private_paths(event["transaction"])
+    event.pop("user", None)
+    for breadcrumb in (event.get("breadcrumbs") or {}).get("values", []):
+        breadcrumb.pop("data", None)
+        if isinstance(breadcrumb.get("message"), str):
+            breadcrumb["message"] = hide_private_paths(breadcrumb["message"])
+    return event
+
+
+def start_sentry(dsn: str, *, environment: str) -> None:
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        integrations=[DjangoIntegration()],
+        send_default_pii=False,
+        include_local_variables=False,
+        max_request_body_size="never",
+        before_send=scrub_event,
+        traces_sample_rate=0,
+    )

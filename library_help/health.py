@@ -1,0 +1,61 @@
+"""Health checks for load balancers and uptime monitors.
+
+/healthz/web: this server answers and reaches the database. Point a load balancer here, so a
+stopped message worker never takes the web servers out of service.
+/healthz: the whole service, for monitoring: the database, and the message worker (the oldest
+message that is due and still unsent). 503 when either has stopped.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+
+OLDEST_DUE_MESSAGE = """
+    SELECT extract(epoch FROM now() - min(send_after))
+    FROM appointments_message
+    WHERE state = 'pending' AND send_after <= now()
+"""
+
+
+def _answer(lines: list[str], healthy: bool) -> HttpResponse:
+    return HttpResponse(
+        "\n".join(lines) + "\n", content_type="text/plain", status=200 if healthy else 503
+    )
+
+
+def oldest_due_message_seconds() -> float | None:
+    with connection.cursor() as cursor:
+        cursor.execute(OLDEST_DUE_MESSAGE)
+        (seconds,) = cursor.fetchone()
+    return None if seconds is None else float(seconds)
+
+
+@never_cache
+def web(request: HttpRequest) -> HttpResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return _answer(["database: unreachable"], healthy=False)
+    return _answer(["ok", "database: ok"], healthy=True)
+
+
+@never_cache
+def service(request: HttpRequest) -> HttpResponse:
+    try:
+        waited = oldest_due_message_seconds()
+    except DatabaseError:
+        return _answer(["database: unreachable"], healthy=False)
+    limit = settings.HEALTH_MESSAGE_DELAY_MINUTES * 60
+    if waited is None:
+        return _answer(["ok", "database: ok", "messages: none waiting"], healthy=True)
+    line = f"oldest due message: waiting {waited:.0f} s"
+    if waited > limit:
+        return _answer(
+            ["database: ok", f"{line} (over {limit} s: is the message worker running?)"],
+            healthy=False,
+        )
+    return _answer(["ok", "database: ok", line], healthy=True)

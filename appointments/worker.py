@@ -55,11 +55,14 @@ def _listen() -> None:
         cursor.execute(f"LISTEN {messaging.OUTBOX_CHANNEL}")
 
 
-def _wait_for_wake_up(seconds: float) -> None:
-    """Sleep until a NOTIFY on the outbox channel arrives, or `seconds` pass."""
-    with connection.wrap_database_errors:
-        for _ in connection.connection.notifies(timeout=seconds, stop_after=1):
-            pass
+def _wait_for_wake_up(seconds: float, stop: threading.Event) -> None:
+    """Sleep until a NOTIFY on the outbox channel arrives, `seconds` pass, or we are stopped
+    (looked at every second, so a stop never waits for a long poll)."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+        with connection.wrap_database_errors:
+            for _ in connection.connection.notifies(timeout=min(left, 1.0), stop_after=1):
+                return
 
 
 def run_worker(
@@ -92,7 +95,7 @@ def run_worker(
                 )
             pause = 1.0
             if not stop.is_set():
-                _wait_for_wake_up(poll_seconds)
+                _wait_for_wake_up(poll_seconds, stop)
         except (DatabaseError, InterfaceError) as error:
             # The database restarted or went away: the lock went with the connection.
             logger.warning("Database unavailable (%s); trying again in %.0f s.", error, pause)

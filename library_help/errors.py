@@ -42,9 +42,29 @@ class PrivateReporterFilter(SafeExceptionReporterFilter):
         return meta
 
 
+class _RequestWithoutSecrets:
+    """The request as the error report's templates read it, with its address cut short."""
+
+    def __init__(self, request):
+        self._request = request
+        self.path = hide_private_paths(request.path)
+        self.path_info = hide_private_paths(request.path_info)
+
+    def __getattr__(self, name):
+        return getattr(self._request, name)
+
+
 class PrivateReporter(ExceptionReporter):
     def _get_raw_insecure_uri(self):
         return hide_private_paths(super()._get_raw_insecure_uri())
+
+    def get_traceback_data(self):
+        data = super().get_traceback_data()
+        if self.request is not None:
+            data["request"] = _RequestWithoutSecrets(self.request)
+            hidden = self.filter.cleansed_substitute
+            data["request_GET_items"] = [(name, hidden) for name in self.request.GET]
+        return data
 
 
 class HidePrivatePaths(logging.Filter):

@@ -1,0 +1,193 @@
+"""Health checks that tell the truth, connections that survive a database restart, and error
+reports that reach staff without patron data."""
+
+from __future__ import annotations
+
+import io
+import logging
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.core import mail
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
+from django.test import RequestFactory
+from django.utils import timezone
+
+from appointments.models import Message, MessageChannel, MessageKind, MessageState
+from library_help.errors import PrivateReporter, hide_private_paths, scrub_event
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _due_message(minutes_ago: int) -> Message:
+    return Message.objects.create(
+        kind=MessageKind.REMINDER,
+        channel=MessageChannel.EMAIL,
+        to="q@example.org",
+        body="Reminder",
+        state=MessageState.PENDING,
+        key=f"test:{minutes_ago}",
+        send_after=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+
+
+def test_health_is_ok_with_the_database_up_and_nothing_waiting(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.content.decode().splitlines()[:2] == ["ok", "database: ok"]
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_health_says_the_worker_has_stopped_when_a_message_waits_too_long(client, settings):
+    settings.HEALTH_MESSAGE_DELAY_MINUTES = 10
+    _due_message(minutes_ago=3)
+    assert client.get("/healthz").status_code == 200
+    _due_message(minutes_ago=25)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "is the message worker running?" in response.content.decode()
+    # A load balancer asks only whether this web server can serve.
+    assert client.get("/healthz/web").status_code == 200
+
+
+def test_a_message_waiting_for_its_retry_is_not_a_stopped_worker(client):
+    message = _due_message(minutes_ago=60)
+    message.send_after = timezone.now() + timedelta(minutes=8)
+    message.attempts = 3
+    message.save()
+    assert client.get("/healthz").status_code == 200
+
+
+def test_health_is_503_when_the_database_is_down():
+    """A real process whose database does not answer (nothing listens on that port)."""
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "for path in ('/healthz', '/healthz/web'):\n"
+        "    r = Client().get(path)\n"
+        "    print(path, r.status_code, r.content.decode().strip())\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "library_help.settings",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none?connect_timeout=2",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "/healthz 503 database: unreachable",
+        "/healthz/web 503 database: unreachable",
+    ]
+
+
+def _status(handler: WSGIHandler, path: str) -> int:
+    """One request through Django's real WSGI handler, with its request signals."""
+    status = []
+    environ = RequestFactory().get(path).environ
+    environ["wsgi.input"] = io.BytesIO(b"")
+    b"".join(handler(environ, lambda s, headers: status.append(s)))
+    return int(status[0].split()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("health_checks, second_status", [(True, 200), (False, 500)])
+def test_a_kept_connection_killed_by_a_database_restart_does_not_fail_the_next_request(
+    health_checks, second_status, topic
+):
+    """What a restart does to a kept connection: the server ends it under the app's feet.
+    With the health checks (our setting), the next request reconnects; without, it fails."""
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=health_checks)
+    handler = WSGIHandler()
+    try:
+        assert _status(handler, "/") == 200
+        kept = connection.connection.info.backend_pid
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        with psycopg.connect(**params, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [kept])
+        assert _status(handler, "/") == second_status
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+PRIVATE = "/booking/Zk3-qqprivate-token/cancel/"
+
+
+def test_an_error_mail_reaches_staff_without_the_patrons_link_or_words(settings):
+    settings.DEBUG = False
+    settings.ADMINS = [("", "it@library.example")]
+    request = RequestFactory().post(
+        PRIVATE, {"name": "Marcus Lee", "learning_goal": "zebra-goal"}, HTTP_REFERER=PRIVATE
+    )
+    try:
+        learning_goal = "zebra-goal"  # noqa: F841 - a variable the report must not show
+        raise RuntimeError("something broke")
+    except RuntimeError:
+        logging.getLogger("django.request").error(
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=True,
+            extra={"status_code": 500, "request": request},
+        )
+    (report,) = mail.outbox
+    assert report.to == ["it@library.example"]
+    assert "Internal Server Error: /booking/********/cancel/" in report.subject
+    everything = report.subject + report.body + str(report.alternatives)
+    assert "RuntimeError" in everything  # staff still see what went wrong
+    for private in ["qqprivate", "Marcus", "zebra-goal"]:
+        assert private not in everything
+
+
+def test_the_error_page_report_hides_the_private_link():
+    request = RequestFactory().get(PRIVATE)
+    try:
+        raise RuntimeError("something broke")
+    except RuntimeError:
+        text = PrivateReporter(request, *sys.exc_info()).get_traceback_text()
+    assert "qqprivate" not in text and "/booking/********/cancel/" in text
+
+
+def test_an_error_sent_to_sentry_carries_no_patron_data():
+    event = {
+        "transaction": "/booking/Zk3-qqprivate-token/",
+        "request": {
+            "url": "https://help.library.example/waiting-list/SECRET/",
+            "data": {"name": "Marcus Lee"},
+            "cookies": {"sessionid": "abc"},
+            "headers": {"Referer": "https://help.library.example/feedback/SECRET/"},
+            "query_string": "email=marcus@example.org",
+        },
+        "user": {"ip_address": "203.0.113.9"},
+        "breadcrumbs": {"values": [{"message": "GET /calendar/SECRET.ics", "data": {"q": 1}}]},
+    }
+    scrubbed = scrub_event(event)
+    assert "SECRET" not in repr(scrubbed) and "Marcus" not in repr(scrubbed)
+    assert "203.0.113.9" not in repr(scrubbed)
+    assert scrubbed["request"]["url"] == "https://help.library.example/waiting-list/********/"
+
+
+@pytest.mark.parametrize(
+    "path, shown",
+    [
+        ("/booking/abc/", "/booking/********/"),
+        ("/feedback/x.y:z/", "/feedback/********/"),
+        ("/calendar/7d1c.ics", "/calendar/********"),
+        ("/book/computer-basics/time/", "/book/computer-basics/time/"),
+        ("/desk/today/", "/desk/today/"),
+    ],
+)
+def test_only_secret_parts_of_addresses_are_hidden(path, shown):
+    assert hide_private_paths(path) == shown

@@ -172,6 +172,11 @@ def may_change_appointment(user, appointment) -> bool:
     return is_manager(user) or books_for_patrons(user) or appointment.staff.user_id == user.pk
 
 
+def may_replace_calendar_feed(user, staff) -> bool:
+    """A calendar feed address that leaked: its owner replaces it, or a manager does for them."""
+    return user.is_active and (staff.user_id == user.pk or is_manager(user))
+
+
 def may_see_need(user, appointment) -> bool:
     """What the patron wants to learn, and their accessibility needs with this session: for the
     staff member helping, managers, and the desk on the day of the session."""

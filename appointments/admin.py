@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from patrons.models import AccessRecord, record_access
 
@@ -137,6 +138,50 @@ class StaffProfileAdmin(OwnScheduleAdmin):
     def branch_names(self, obj):
         return ", ".join(branch.name for branch in obj.branches.all())
 
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/new-calendar-address/",
+                self.admin_site.admin_view(require_POST(self.replace_calendar_feed_view)),
+                name="appointments_staffprofile_replace_calendar_feed",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        staff = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "may_replace_calendar_feed": (
+                staff is not None and access.may_replace_calendar_feed(request.user, staff)
+            ),
+            "own_profile": staff is not None and staff.user_id == request.user.pk,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def replace_calendar_feed_view(self, request, object_id):
+        """A new feed address, for when the old one leaked; the old one stops working."""
+        staff = self.get_object(request, object_id)
+        if staff is None:
+            raise Http404("No such staff member.")
+        if not access.may_replace_calendar_feed(request.user, staff):
+            raise PermissionDenied
+        staff.replace_calendar_key()
+        self.log_change(request, staff, "Replaced the calendar feed address.")
+        if staff.user_id == request.user.pk:
+            message = (
+                "Your calendar feed has a new address, shown below. The old address no longer "
+                "works: subscribe again in your calendar with the new one."
+            )
+        else:
+            message = (
+                f"{staff.public_name}'s calendar feed has a new address. The old one no longer "
+                "works; they will find the new one on their staff page and need to subscribe "
+                "again."
+            )
+        self.message_user(request, message)
+        return redirect("admin:appointments_staffprofile_change", staff.pk)
+
     @admin.display(description="calendar feed (keep it private)")
     def calendar_feed(self, obj):
         if obj.pk is None:
@@ -144,7 +189,8 @@ class StaffProfileAdmin(OwnScheduleAdmin):
         url = calendar_feed_url(obj)
         return format_html(
             "<code>{}</code><br>Subscribe to this address in Outlook or Google Calendar. "
-            "It lists your sessions without patron names.",
+            "It lists your sessions without patron names. If the address is ever shared by "
+            "mistake, replace it with the button at the bottom of this page.",
             url,
         )
 

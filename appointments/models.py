@@ -165,6 +165,11 @@ class StaffProfile(models.Model):
     def __str__(self) -> str:
         return self.public_name
 
+    def replace_calendar_key(self) -> None:
+        """A new secret for the feed address: the old address answers "not found" from now on."""
+        self.calendar_key = uuid.uuid4()
+        self.save(update_fields=["calendar_key"])
+
 
 class Weekday(models.IntegerChoices):
     MONDAY = 0, "Monday"

@@ -3,6 +3,7 @@
 Production is switched on by DEBUG=false; there is no second settings tree.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -121,10 +122,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "lockout.html"
 AXES_ENABLE_ADMIN = True
 
-# Public forms are limited per client address. Behind a proxy, set RATELIMIT_IP_META_KEY
-# (for example HTTP_X_FORWARDED_FOR) so each patron is counted, not the proxy.
+# Public forms are limited per client address (see "Behind a reverse proxy" below).
 RATELIMIT_VIEW = "appointments.views.rate_limited"
-RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
 # A branch's public computers share one address, so the limits are generous.
 RATELIMIT_BOOKING = env("RATELIMIT_BOOKING", default="30/h")
 RATELIMIT_LOOKUP = env("RATELIMIT_LOOKUP", default="60/m")
@@ -159,6 +158,40 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Load balancers and uptime checks often ask over plain http.
     SECURE_REDIRECT_EXEMPT = [r"^healthz"]
+
+# --- Behind a reverse proxy -------------------------------------------------------------------
+# Whose address a request comes from decides whose rate limit it counts against and whose staff
+# sign-in pauses after wrong passwords; both ask library_help/client_address.py.
+# TRUSTED_PROXY_COUNT: how many proxies of the library's own (load balancer, nginx, CDN) every
+# request passes through, each adding to X-Forwarded-For. 0, the default: none; the connection's
+# own address counts and the header is ignored. 1: the header's last entry, added by our proxy;
+# 2: the one before it; and so on. Entries further left are whatever the client sent and are
+# never believed. Set it only if the app cannot be reached except through those proxies.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# TRUSTED_PROXIES: instead of a count, the proxies' addresses or networks, comma-separated
+# ("10.0.0.5,10.1.0.0/16"). The header is then read only on requests from one of them, from the
+# right, skipping entries that are proxies of ours too; the first other address is the client.
+# For when the app can also be reached directly, or the number of proxies varies.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Malformed or missing entries fall back to the connection's address; IPv6 counts by /64.
+RATELIMIT_IP_META_KEY = "library_help.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "library_help.client_address.client_address"
+if TRUSTED_PROXY_COUNT < 0 or (TRUSTED_PROXY_COUNT and TRUSTED_PROXIES):
+    raise environ.ImproperlyConfigured(
+        "Set TRUSTED_PROXY_COUNT (0 or more) or TRUSTED_PROXIES, not both."
+    )
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise environ.ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an address or network."
+        ) from None
+if env("RATELIMIT_IP_META_KEY", default=""):
+    raise environ.ImproperlyConfigured(
+        "RATELIMIT_IP_META_KEY is no longer read: set TRUSTED_PROXY_COUNT to the number of "
+        "proxies in front of the app (1 for a single nginx), or TRUSTED_PROXIES."
+    )
 
 # --- The library and its booking rules -------------------------------------------------------
 LIBRARY_NAME = env("LIBRARY_NAME", default="Library Help")

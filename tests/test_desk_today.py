@@ -65,3 +65,12 @@ def test_walk_ins_count_in_the_statistics(client, topic, branch):
     client.force_login(make_user(groups=("Managers",)))
     page = client.get(reverse("appointments:statistics")).content.decode()
     assert re.search(r"Computer basics</th><td>2</td><td>25</td>", page)
+    assert page.count("Walk-in help by topic") == 1
+
+
+def test_the_statistics_page_title_is_plain_text(client):
+    client.force_login(make_user(groups=("Managers",)))
+    page = client.get(reverse("appointments:statistics")).content.decode()
+    title = re.search(r"<title>(.*?)</title>", page, re.DOTALL).group(1)
+    assert title.startswith("Session statistics")
+    assert "<" not in title

@@ -23,7 +23,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from patrons.models import AccessRecord, record_access
+from patrons.models import AccessRecord, phone_search_condition, record_access
+from patrons.phones import format_phone
 
 from . import access
 from .booking import BookingError, record_outcome
@@ -343,6 +344,14 @@ class AppointmentAdmin(OwnScheduleAdmin):
         "patron__card_number",
     ]
     list_select_related = ["topic", "staff", "branch", "patron"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # A patron's whole number typed any way ("(312) 555-0142"), which the word-by-word
+        # search splits apart.
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        phone = phone_search_condition(search_term, prefix="patron__")
+        return found | queryset.filter(phone), may_have_duplicates
+
     readonly_fields = [
         "patron",
         "patron_contact",
@@ -587,13 +596,13 @@ class MessageAdmin(PrivateLookupsAdmin):
     """The message log. Bodies are shown with every private link taken out: a link lets whoever
     holds it act as the patron, so no staff role ever sees one."""
 
-    list_display = ["created_at", "kind", "channel", "to", "state", "attempts", "sent_at"]
+    list_display = ["created_at", "kind", "channel", "recipient", "state", "attempts", "sent_at"]
     list_filter = ["state", "channel", "kind"]
     search_fields = ["to"]
     fields = [
         "kind",
         "channel",
-        "to",
+        "recipient",
         "subject",
         "text_sent",
         "state",
@@ -606,6 +615,10 @@ class MessageAdmin(PrivateLookupsAdmin):
         "created_at",
     ]
     readonly_fields = fields
+
+    @admin.display(description="to", ordering="to")
+    def recipient(self, obj):
+        return format_phone(obj.to)
 
     @admin.display(description="message")
     def text_sent(self, obj):

@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Q
 
+from patrons.phones import format_phone
+
 
 def validate_time_zone(value: str) -> None:
     try:
@@ -514,7 +516,8 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} by {self.get_channel_display().lower()} to {self.to}"
+        to = format_phone(self.to)  # an email address is shown as it is
+        return f"{self.get_kind_display()} by {self.get_channel_display().lower()} to {to}"
 
 
 class Feedback(models.Model):

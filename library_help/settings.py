@@ -243,6 +243,13 @@ if SENTRY_DSN:
 DEFAULT_EXCEPTION_REPORTER = "library_help.errors.PrivateReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "library_help.errors.PrivateReporterFilter"
 
+# --- Phone numbers ---------------------------------------------------------------------------
+# Patron numbers typed without a country code (+) are read as numbers of this region (a
+# two-letter code: "US", "CA", "GB"...). They are stored in E.164 ("+13125550142") and shown
+# in this region's national format ("(312) 555-0142"); numbers from abroad in international
+# format. LIBRARY_PHONE above is only shown, never read, and stays as written.
+PHONE_REGION = env("PHONE_REGION", default="US").upper()
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

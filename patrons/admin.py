@@ -5,6 +5,7 @@ written to the access log, shown on the record itself. "Forget this patron" dele
 that identifies them, after a confirmation page.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -17,7 +18,8 @@ from appointments import access
 from appointments.admin import PrivateLookupsAdmin
 from appointments.models import Appointment
 
-from .models import AccessRecord, Patron, record_access
+from .forms import PatronForm, PhoneNumberField
+from .models import AccessRecord, Patron, phone_search_condition, record_access
 
 
 class AppointmentInline(admin.TabularInline):
@@ -36,16 +38,52 @@ class AppointmentInline(admin.TabularInline):
         return access.visible_appointments(request.user, super().get_queryset(request))
 
 
+class PatronAdminForm(forms.ModelForm):
+    """Staff editing a record: the phone number is checked and stored as on the booking forms."""
+
+    class Meta:
+        model = Patron
+        fields = PatronForm.Meta.fields
+        field_classes = {"phone": PhoneNumberField}
+
+
+class PhoneToCheckFilter(admin.SimpleListFilter):
+    """Numbers kept as typed because they could not be read (saved before numbers were
+    checked): staff can find them and ask the patron."""
+
+    title = "phone number"
+    parameter_name = "phone_number"
+
+    def lookups(self, request, model_admin):
+        return [("to_check", "To check (could not be read)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "to_check":
+            return queryset.exclude(phone="").exclude(phone__startswith="+")
+        return queryset
+
+
 @admin.register(Patron)
 class PatronAdmin(PrivateLookupsAdmin):
-    list_display = ["name", "email", "phone", "preferred_contact", "card_number"]
-    list_filter = ["preferred_contact"]
+    form = PatronAdminForm
+    list_display = ["name", "email", "phone_number", "preferred_contact", "card_number"]
+    list_filter = ["preferred_contact", PhoneToCheckFilter]
     search_fields = ["name", "email", "phone", "phone_digits", "card_number"]
     inlines = [AppointmentInline]
     readonly_fields = ["who_has_looked"]
 
     def get_queryset(self, request):
         return access.visible_patrons(request.user, super().get_queryset(request))
+
+    def get_search_results(self, request, queryset, search_term):
+        # A whole number typed any way ("(312) 555-0142"), which the word-by-word search
+        # splits apart.
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return found | queryset.filter(phone_search_condition(search_term)), may_have_duplicates
+
+    @admin.display(description="phone", ordering="phone")
+    def phone_number(self, obj):
+        return obj.phone_display
 
     def has_delete_permission(self, request, obj=None):
         # Deleting the row would leave upcoming sessions booked for nobody: "Forget this

@@ -2,7 +2,20 @@
 
 from django import forms
 
-from .models import ContactMethod, Patron, phone_digits
+from .models import ContactMethod, Patron
+from .phones import NotAPhoneNumber, invalid_message, normalise_phone
+
+
+class PhoneNumberField(forms.CharField):
+    """A phone number as typed, cleaned to E.164 ("+13125550142"); a number that is not valid
+    for the library's region (or, with a +, for its country) is refused in plain words."""
+
+    def to_python(self, value):
+        typed = super().to_python(value)
+        try:
+            return normalise_phone(typed)
+        except NotAPhoneNumber:
+            raise forms.ValidationError(invalid_message(), code="invalid") from None
 
 
 class PatronForm(forms.ModelForm):
@@ -18,6 +31,7 @@ class PatronForm(forms.ModelForm):
             "card_number",
             "accessibility_needs",
         ]
+        field_classes = {"phone": PhoneNumberField}
         labels = {
             "name": "Your name",
             "email": "Email address (optional if you give a phone number)",
@@ -64,14 +78,6 @@ class PatronForm(forms.ModelForm):
         if not name:
             raise forms.ValidationError("Please tell us your name.")
         return name
-
-    def clean_phone(self):
-        phone = self.cleaned_data["phone"].strip()
-        if phone and not 7 <= len(phone_digits(phone)) <= 15:
-            raise forms.ValidationError(
-                "Please give a phone number with 7 to 15 digits, for example 555-0142."
-            )
-        return phone
 
     def clean(self):
         data = super().clean()

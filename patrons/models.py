@@ -3,17 +3,12 @@
 Patrons have no account. A record holds only what staff need to run and confirm a session.
 """
 
-import re
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-
-def phone_digits(phone: str) -> str:
-    """The digits of a phone number, for matching "555-0142" with "(555) 0142"."""
-    return re.sub(r"\D", "", phone or "")
+from .phones import format_phone, matching_digits, normalised_or_as_typed, phone_digits
 
 
 class ContactMethod(models.TextChoices):
@@ -24,27 +19,38 @@ class ContactMethod(models.TextChoices):
 
 class PatronQuerySet(models.QuerySet):
     def search(self, query: str) -> "PatronQuerySet":
-        """Find patrons by name, email, phone (any formatting) or library card number."""
+        """Find patrons by name, email, phone or library card number.
+
+        A phone number is found however it is typed, whole ("(312) 555-0142", "3125550142") or
+        in part ("555-0142"): four digits or more, anywhere in the stored number."""
         query = query.strip()
         if not query:
             return self.none()
         condition = Q(name__icontains=query) | Q(email__iexact=query) | Q(card_number__iexact=query)
-        digits = phone_digits(query)
-        if len(digits) >= 4:
-            condition |= Q(phone_digits__contains=digits)
-        return self.filter(condition)
+        return self.filter(condition | phone_search_condition(query))
 
     def matching(self, email: str = "", phone: str = "", card_number: str = "") -> "PatronQuerySet":
         """Patrons who may be the same person as these contact details."""
         return self.filter(same_person_condition(email, phone, card_number))
 
 
+def phone_search_condition(query: str, prefix: str = "") -> Q:
+    """Records whose phone number has these digits (four or more) anywhere, or is this number
+    however it is typed. `prefix` reaches the patron from another model ("patron__")."""
+    digits = phone_digits(query)
+    if len(digits) < 4:
+        return Q(pk__in=[])
+    return Q(**{f"{prefix}phone_digits__contains": digits}) | Q(
+        **{f"{prefix}phone_digits": matching_digits(query)}
+    )
+
+
 def same_person_condition(email: str = "", phone: str = "", card_number: str = "") -> Q:
     condition = Q(pk__in=[])
     if email:
         condition |= Q(email__iexact=email.strip())
-    if phone_digits(phone):
-        condition |= Q(phone_digits=phone_digits(phone))
+    if matching_digits(phone):
+        condition |= Q(phone_digits=matching_digits(phone))
     if card_number:
         condition |= Q(card_number__iexact=card_number.strip())
     return condition
@@ -104,6 +110,9 @@ class Patron(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
+        # Forms refuse a number that is not valid; code that writes a record directly gets the
+        # same E.164 form when the number is valid, and keeps the text otherwise.
+        self.phone = normalised_or_as_typed(self.phone)
         self.phone_digits = phone_digits(self.phone)
         if kwargs.get("update_fields") is not None and "phone" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "phone_digits"}
@@ -123,8 +132,8 @@ class Patron(models.Model):
     def identity_keys(self) -> list[str]:
         """The contact details that make two records one person, normalised, for locking."""
         keys = [f"email:{self.email.strip().lower()}"] if self.email else []
-        if phone_digits(self.phone):
-            keys.append(f"phone:{phone_digits(self.phone)}")
+        if matching_digits(self.phone):
+            keys.append(f"phone:{matching_digits(self.phone)}")
         if self.card_number:
             keys.append(f"card:{self.card_number.strip().lower()}")
         return sorted(keys)
@@ -134,12 +143,17 @@ class Patron(models.Model):
         return self.name.split()[0] if self.name.strip() else ""
 
     @property
+    def phone_display(self) -> str:
+        """The number as people here write it: "(312) 555-0142"."""
+        return format_phone(self.phone)
+
+    @property
     def contact_display(self) -> str:
         """How to reach this patron, in their preferred way first."""
         if self.preferred_contact == ContactMethod.EMAIL:
             return f"Email {self.email}"
         verb = "Text" if self.preferred_contact == ContactMethod.TEXT else "Call"
-        return f"{verb} {self.phone}"
+        return f"{verb} {self.phone_display}"
 
 
 class AccessRecord(models.Model):

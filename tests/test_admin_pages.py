@@ -27,7 +27,7 @@ def busy_library(librarian, topic, branch):
         topic=topic,
         branch=branch,
         start=local(next_weekday(1), 10),
-        patron=make_patron("Rosa Martinez", phone="555-0142"),
+        patron=make_patron("Rosa Martinez", phone="312-555-0142"),
         learning_goal="Video calls",
     )
     make_block(librarian, local(next_weekday(3), 13), local(next_weekday(3), 15))

@@ -108,7 +108,7 @@ def test_a_time_taken_between_steps_sends_the_patron_back_to_fresh_choices(
     [
         ({"email": "", "phone": ""}, "email", "Please give an email address or a phone number."),
         (
-            {"email": "", "phone": "555-0142", "preferred_contact": "email"},
+            {"email": "", "phone": "312-555-0142", "preferred_contact": "email"},
             "email",
             "You chose email, so please give an email address.",
         ),
@@ -119,8 +119,8 @@ def test_a_time_taken_between_steps_sends_the_patron_back_to_fresh_choices(
         ),
         ({"preferred_contact": ""}, "preferred_contact", "Please choose how we should reach you."),
         ({"email": "not-an-email"}, "email", "Please check the email address"),
-        ({"phone": "call me maybe"}, "phone", "7 to 15 digits"),
-        ({"phone": "12"}, "phone", "7 to 15 digits"),
+        ({"phone": "call me maybe"}, "phone", "Please check the phone number"),
+        ({"phone": "12"}, "phone", "it should look like 312-555-0142"),
         ({"name": "   "}, "name", "Please tell us your name."),
         ({"name": "N" * 121}, "name", "120 characters or fewer"),
     ],

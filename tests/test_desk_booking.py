@@ -28,7 +28,7 @@ def test_desk_finds_a_patron_by_name_phone_email_or_card(client, desk):
     make_patron(
         "Rosa Martinez",
         email="",
-        phone="(555) 0142",
+        phone="(312) 555-0142",
         preferred_contact="call",
         card_number="2100777",
     )
@@ -50,16 +50,16 @@ def test_desk_adds_a_patron_on_the_spot_and_bad_input_saves_nothing(client, desk
     assert "You chose a text or a call, so please give a phone number." in page
     assert Patron.objects.count() == 0
     response = client.post(
-        url, {"name": "Rosa Martinez", "phone": "555-0142", "preferred_contact": "call"}
+        url, {"name": "Rosa Martinez", "phone": "312-555-0142", "preferred_contact": "call"}
     )
     rosa = Patron.objects.get()
     assert response["Location"] == reverse("appointments:desk_book", args=[rosa.pk])
 
 
 def test_desk_adding_a_known_patron_is_offered_their_record_first(client, desk):
-    rosa = make_patron("Rosa Martinez", email="", phone="(555) 0142", preferred_contact="call")
+    rosa = make_patron("Rosa Martinez", email="", phone="(312) 555-0142", preferred_contact="call")
     url = reverse("appointments:desk_add_patron")
-    details = {"name": "Rosa Martinez", "phone": "555-0142", "preferred_contact": "call"}
+    details = {"name": "Rosa Martinez", "phone": "312-555-0142", "preferred_contact": "call"}
     page = client.post(url, details).content.decode()
     assert "We may already know this patron" in page
     assert reverse("appointments:desk_book", args=[rosa.pk]) in page
@@ -79,7 +79,7 @@ def desk_times(client, patron, topic, day):
 
 
 def test_desk_books_for_a_phone_caller(client, desk, librarian, topic):
-    rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
+    rosa = make_patron("Rosa Martinez", email="", phone="312-555-0142", preferred_contact="call")
     tuesday = next_weekday(1)
     url, values = desk_times(client, rosa, topic, tuesday)
     ten = next(v for v in values if v.endswith(str(int(local(tuesday, 10).timestamp()))))
@@ -105,7 +105,7 @@ def test_desk_is_told_why_a_daily_cap_refuses_and_can_say_why_to_pass_it(
     client, desk, librarian, topic, settings
 ):
     settings.BOOKING_MAX_PER_DAY = 1
-    rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
+    rosa = make_patron("Rosa Martinez", email="", phone="312-555-0142", preferred_contact="call")
     tuesday = next_weekday(1)
     make_appointment(
         staff=librarian,
@@ -125,7 +125,7 @@ def test_desk_is_told_why_a_daily_cap_refuses_and_can_say_why_to_pass_it(
 
 
 def test_desk_errors_speak_about_the_patron(client, desk, librarian, topic):
-    rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
+    rosa = make_patron("Rosa Martinez", email="", phone="312-555-0142", preferred_contact="call")
     url, values = desk_times(client, rosa, topic, next_weekday(1))
     page = client.post(url, {"slot": values[0], "party_size": 1, "channel": "phone"})
     text = page.content.decode()

@@ -49,7 +49,7 @@ def ana_has_email(librarian):
 
 
 def test_text_preferring_patron_gets_a_text_with_no_need_in_it(ana_has_email, topic, branch, texts):
-    marcus = make_patron("Marcus Lee", email="", phone="555-0177", preferred_contact="text")
+    marcus = make_patron("Marcus Lee", email="", phone="312-555-0177", preferred_contact="text")
     session = book(
         patron=marcus,
         topic=topic,
@@ -60,7 +60,7 @@ def test_text_preferring_patron_gets_a_text_with_no_need_in_it(ana_has_email, to
     )
     messaging.send_due()
     ((to, body),) = texts
-    assert to == "555-0177"
+    assert to == "+13125550177"
     assert ", 10:30 am at Central Library" in body
     assert private_path(session) in body
     assert "zebra-goal" not in body and "New to this" not in body and "Marcus" not in body
@@ -100,7 +100,7 @@ def test_a_change_keeps_the_calendar_uid_and_raises_the_sequence(librarian, topi
 def test_phone_caller_who_prefers_calls_is_not_called_to_confirm_but_is_reminded(
     librarian, topic, branch
 ):
-    rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
+    rosa = make_patron("Rosa Martinez", email="", phone="312-555-0142", preferred_contact="call")
     session = book(
         patron=rosa,
         topic=topic,
@@ -115,7 +115,7 @@ def test_phone_caller_who_prefers_calls_is_not_called_to_confirm_but_is_reminded
     assert messaging.enqueue_reminders(now=day_before) == 1
     call = Message.objects.get(patron=rosa)
     assert (call.kind, call.channel, call.state) == ("reminder", "call", "to_call")
-    assert "Call Rosa Martinez at 555-0142" in call.body
+    assert "Call Rosa Martinez at (312) 555-0142" in call.body
 
 
 def test_reminders_are_written_once_and_not_for_late_bookings(librarian, topic, branch):
@@ -186,13 +186,13 @@ def test_follow_up_link_is_private_and_answered_once(client, librarian, topic, b
 
 
 def make_pending(count: int, channel=MessageChannel.TEXT):
-    patron = make_patron("Queue", phone="555-0100", preferred_contact="text")
+    patron = make_patron("Queue", phone="312-555-0100", preferred_contact="text")
     Message.objects.bulk_create(
         Message(
             kind=MessageKind.REMINDER,
             channel=channel,
             patron=patron,
-            to="555-0100" if channel == MessageChannel.TEXT else "q@example.org",
+            to="+13125550100" if channel == MessageChannel.TEXT else "q@example.org",
             body=f"Message {n}",
             state=MessageState.PENDING,
             key=f"test:{n}",
@@ -250,7 +250,7 @@ def test_two_cron_processes_at_once_send_each_message_once():
     ]
     outputs = [job.communicate(timeout=120)[0] for job in jobs]
     assert all(job.returncode == 0 for job in jobs)
-    printed = "".join(outputs).count("--- Text message to 555-0100 ---")
+    printed = "".join(outputs).count("--- Text message to +13125550100 ---")
     assert printed == 30
     assert Message.objects.filter(state=MessageState.SENT).count() == 30
 
@@ -278,7 +278,7 @@ def test_a_failing_provider_is_retried_then_shown_to_staff(client, settings):
 
 
 def test_desk_marks_calls_done_or_not_reached_once(client, librarian, topic, branch):
-    rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
+    rosa = make_patron("Rosa Martinez", email="", phone="312-555-0142", preferred_contact="call")
     session = book(
         patron=rosa, topic=topic, branch=branch, start=local(next_weekday(1), 10), channel="online"
     )
@@ -290,7 +290,7 @@ def test_desk_marks_calls_done_or_not_reached_once(client, librarian, topic, bra
     desk = make_user(groups=("Desk",))
     client.force_login(desk)
     assert (
-        "Call Rosa Martinez at 555-0142"
+        "Call Rosa Martinez at (312) 555-0142"
         in client.get(reverse("appointments:calls")).content.decode()
     )
     assert client.get(url).status_code == 405

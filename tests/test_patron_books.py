@@ -74,7 +74,12 @@ def test_a_patron_who_wants_a_call_is_told_to_keep_the_link(client, librarian, t
     client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
     response = client.post(
         reverse("appointments:contact", args=[topic.slug]),
-        {"slot": value, "name": "Walter Price", "phone": "555-0199", "preferred_contact": "call"},
+        {
+            "slot": value,
+            "name": "Walter Price",
+            "phone": "312-555-0199",
+            "preferred_contact": "call",
+        },
         follow=True,
     )
     page = response.content.decode()

@@ -3,6 +3,7 @@
 from django import template
 
 from appointments import formatting
+from patrons.phones import format_phone
 
 register = template.Library()
 
@@ -21,6 +22,12 @@ def day(moment) -> str:
 @register.filter
 def clock(moment) -> str:
     return formatting.format_time(moment) if moment else ""
+
+
+@register.filter
+def phone(number) -> str:
+    """A stored number as people here write it: "(312) 555-0142"; anything else as it is."""
+    return format_phone(str(number or ""))
 
 
 @register.filter

@@ -135,7 +135,7 @@ def sign_in(page, username: str):
 
 def test_desk_books_for_a_phone_caller(page, library):
     make_user("frontdesk", groups=("Desk",))
-    rosa = make_patron("Rosa Martinez", email="", phone="555-0142", preferred_contact="call")
+    rosa = make_patron("Rosa Martinez", email="", phone="312-555-0142", preferred_contact="call")
     sign_in(page, "frontdesk")
     page.goto(page.base + "/desk/")
     audit(page)

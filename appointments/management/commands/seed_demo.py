@@ -112,10 +112,10 @@ STAFF = [
 ]
 
 PATRONS = [
-    ("Rosa Martinez", "", "555-0142", "call", "", "Large print, please."),
-    ("Marcus Lee", "marcus@example.org", "555-0177", "text", "2100045", ""),
+    ("Rosa Martinez", "", "312-555-0142", "call", "", "Large print, please."),
+    ("Marcus Lee", "marcus@example.org", "312-555-0177", "text", "2100045", ""),
     ("Priya Shah", "priya@example.org", "", "email", "", ""),
-    ("Dana Whitfield", "dana.w@example.org", "555-0190", "email", "2100102", ""),
+    ("Dana Whitfield", "dana.w@example.org", "312-555-0190", "email", "2100102", ""),
     ("Sam Okafor", "sam.okafor@example.edu", "", "email", "", ""),
 ]
 
@@ -188,13 +188,13 @@ class Command(BaseCommand):
             "central": Branch.objects.create(
                 name="Central Library",
                 address="200 Main Street",
-                phone="555-0100",
+                phone="312-555-0100",
                 time_zone=zone,
             ),
             "riverside": Branch.objects.create(
                 name="Riverside Branch",
                 address="15 River Road",
-                phone="555-0101",
+                phone="312-555-0101",
                 time_zone=zone,
             ),
         }

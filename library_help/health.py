@@ -1,5 +1,7 @@
 """Health checks for load balancers and uptime monitors.
 
+/healthz/live: the process answers (no database work). Also the "bare Django view" that the
+benchmarks compare every page with.
 /healthz/web: this server answers and reaches the database. Point a load balancer here, so a
 stopped message worker never takes the web servers out of service.
 /healthz: the whole service, for monitoring: the database, and the message worker (the oldest
@@ -31,6 +33,11 @@ def oldest_due_message_seconds() -> float | None:
         cursor.execute(OLDEST_DUE_MESSAGE)
         (seconds,) = cursor.fetchone()
     return None if seconds is None else float(seconds)
+
+
+@never_cache
+def live(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok\n", content_type="text/plain")
 
 
 @never_cache

@@ -12,6 +12,7 @@ admin.site.index_title = "Help sessions"
 urlpatterns = [
     path("healthz", health.service, name="healthz"),
     path("healthz/web", health.web, name="healthz_web"),
+    path("healthz/live", health.live, name="healthz_live"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("", include("appointments.urls")),

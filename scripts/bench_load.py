@@ -4,8 +4,8 @@
 
 Needs the bench extra (pip install -e '.[bench]': locust). It makes a throwaway database on the
 same PostgreSQL server, loads the demo data, serves the app with gunicorn on a free loopback
-port, drives it with locust (headless, bounded in time), then drives /healthz (a minimal Django
-view) the same way, prints requests per second, latency percentiles and errors per page, the
+port, drives it with locust (headless, bounded in time), then drives /healthz/live (a minimal
+Django view) the same way, prints requests per second, latency percentiles and errors per page, the
 ratio to the ceiling, the bookings made and the double bookings found (must be 0), and cleans up.
 Only loopback traffic.
 """

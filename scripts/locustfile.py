@@ -106,4 +106,4 @@ class Ceiling(HttpUser):
 
     @task
     def ping(self):
-        self.client.get("/healthz", name="healthz (minimal view)")
+        self.client.get("/healthz/live", name="healthz/live (minimal view)")

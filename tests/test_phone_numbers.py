@@ -282,3 +282,27 @@ def test_numbers_kept_as_typed_are_listed_for_staff_to_check(client):
 
 def test_migrations_are_in_step_with_the_models():
     call_command("makemigrations", "patrons", check=True, dry_run=True, verbosity=0)
+
+
+def test_texts_still_waiting_are_readdressed_to_the_stored_number(librarian, topic, branch):
+    marcus = make_patron("Marcus Lee", email="", phone="312-555-0177", preferred_contact="text")
+    session = book(patron=marcus, topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    waiting = Message.objects.get(patron=marcus)
+    sent = Message.objects.create(
+        kind="reminder",
+        channel="text",
+        patron=marcus,
+        appointment=session,
+        to="312-555-0177",
+        body="sent",
+        state="sent",
+        key="sent-before",
+        send_after=timezone.now(),
+    )
+    Message.objects.filter(pk=waiting.pk).update(to="(312) 555-0177")  # as typed, before E.164
+    readdress = importlib.import_module("appointments.migrations.0012_waiting_messages_use_e164")
+    readdress.readdress_waiting_messages(apps, None)
+    waiting.refresh_from_db()
+    sent.refresh_from_db()
+    assert waiting.to == "+13125550177"
+    assert sent.to == "312-555-0177"  # the record of what went out stays as it was

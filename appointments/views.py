@@ -401,6 +401,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
             "feedback_days": settings.FEEDBACK_COMMENT_RETENTION_DAYS,
             "access_days": settings.ACCESS_LOG_RETENTION_DAYS,
             "link_days": settings.PATRON_LINK_DAYS_AFTER,
+            "backup_days": settings.BACKUP_RETENTION_DAYS,
         },
     )
 

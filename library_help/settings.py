@@ -301,4 +301,8 @@ MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=90)
 FEEDBACK_COMMENT_RETENTION_DAYS = env.int("FEEDBACK_COMMENT_RETENTION_DAYS", default=180)
 # Records of staff looking at patron details are deleted after this many days.
 ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=365)
+# How long the library keeps database backups (docs/deployment.md): what the purge removes is
+# gone from the backups this many days later. Shown on the privacy page; set it to what your
+# backups really do.
+BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
 AXES_VERBOSE = False  # no start-up banner on every command

@@ -102,9 +102,11 @@ def next_session(librarian, topic, branch, patron):
 def test_privacy_page_shows_the_periods_the_code_uses(client, settings):
     settings.PATRON_DATA_RETENTION_DAYS = 45
     settings.ACCESS_LOG_RETENTION_DAYS = 200
+    settings.BACKUP_RETENTION_DAYS = 14
     page = client.get(reverse("appointments:privacy")).content.decode()
     assert "45 days after your session" in page
     assert "200 days" in page
+    assert "gone from the backups 14 days later" in page
     home = client.get("/").content.decode()
     assert reverse("appointments:privacy") in home
 

@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 WITH_DB := scripts/with-db
 
-.PHONY: run test install lint format db-stop
+.PHONY: run serve test install lint format db-stop
 
 .venv/.installed: pyproject.toml scripts/install
 	scripts/install
@@ -13,6 +13,11 @@ install: .venv/.installed
 
 run: install
 	$(WITH_DB) sh -c '$(PY) manage.py migrate --noinput && $(PY) manage.py createcachetable && $(PY) manage.py seed_demo && exec $(PY) manage.py runserver 127.0.0.1:8000'
+
+# Production on this machine (DEBUG=false, gunicorn, the message worker, the daily purge).
+# Needs SECRET_KEY; on plain http also SECURE_SSL_REDIRECT=false SECURE_COOKIES=false.
+serve: install
+	scripts/serve
 
 test: install
 	scripts/install-browser

@@ -19,9 +19,10 @@ run: install
 serve: install
 	scripts/serve
 
+# The whole suite, then the browser tests again against the production server (scripts/serve).
 test: install
 	scripts/install-browser
-	$(WITH_DB) sh -c '$(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run && .venv/bin/ruff check . && .venv/bin/ruff format --check . && $(PY) -m pytest'
+	$(WITH_DB) sh -c '$(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run && .venv/bin/ruff check . && .venv/bin/ruff format --check . && $(PY) -m pytest && E2E_SERVER=production $(PY) -m pytest tests/e2e'
 
 lint: install
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

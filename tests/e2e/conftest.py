@@ -54,7 +54,8 @@ def fast_password_hashing(settings):
 
 
 class ProductionServer:
-    """`scripts/serve web` on a free port, pointed at the test database."""
+    """`scripts/serve web` on a free port, pointed at the test database. Its output goes to
+    server.log in pytest's temporary folder (the last runs' are kept)."""
 
     def __init__(self, database_name: str, static_root: Path, log_path: Path):
         from django.conf import settings

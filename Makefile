@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 WITH_DB := scripts/with-db
 
-.PHONY: run test install lint format db-stop
+.PHONY: run serve test install lint format db-stop
 
 .venv/.installed: pyproject.toml scripts/install
 	scripts/install
@@ -14,9 +14,15 @@ install: .venv/.installed
 run: install
 	$(WITH_DB) sh -c '$(PY) manage.py migrate --noinput && $(PY) manage.py createcachetable && $(PY) manage.py seed_demo && exec $(PY) manage.py runserver 127.0.0.1:8000'
 
+# Production on this machine (DEBUG=false, gunicorn, the message worker, the daily purge).
+# Needs SECRET_KEY; on plain http also SECURE_SSL_REDIRECT=false SECURE_COOKIES=false.
+serve: install
+	scripts/serve
+
+# The whole suite, then the browser tests again against the production server (scripts/serve).
 test: install
 	scripts/install-browser
-	$(WITH_DB) sh -c '$(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run && .venv/bin/ruff check . && .venv/bin/ruff format --check . && $(PY) -m pytest'
+	$(WITH_DB) sh -c '$(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run && .venv/bin/ruff check . && .venv/bin/ruff format --check . && $(PY) -m pytest && E2E_SERVER=production $(PY) -m pytest tests/e2e'
 
 lint: install
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

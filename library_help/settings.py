@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files under gunicorn, before anything that would touch the session or database.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,7 +108,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# STATIC_ROOT and STORAGES: see "Serving in production" below.
 
 LOGIN_URL = "admin:login"
 
@@ -192,6 +194,25 @@ if env("RATELIMIT_IP_META_KEY", default=""):
         "RATELIMIT_IP_META_KEY is no longer read: set TRUSTED_PROXY_COUNT to the number of "
         "proxies in front of the app (1 for a single nginx), or TRUSTED_PROXIES."
     )
+
+# --- Serving in production ------------------------------------------------------------------
+# gunicorn serves the static files itself through whitenoise: no web server setup is needed.
+# `collectstatic` copies them to STATIC_ROOT; with DEBUG=false their names carry a hash of
+# their content (so browsers may keep them forever) and a gzip copy is made of each.
+# Development and the test suite (DEBUG left true) use the files where they are.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Decided by the DEBUG of the environment, not the one the test runner turns off: in
+# development whitenoise looks files up as they change; in production it reads STATIC_ROOT once.
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
 
 # --- The library and its booking rules -------------------------------------------------------
 LIBRARY_NAME = env("LIBRARY_NAME", default="Library Help")

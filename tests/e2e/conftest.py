@@ -2,13 +2,25 @@
 
 Chromium is Debian's (/usr/bin/chromium, installed by `make test` when missing). Every page a
 test opens is checked for requests to other origins; `audit()` runs axe-core on the page.
+
+By default the app runs in the test process (pytest-django's live_server). With
+E2E_SERVER=production the same tests run against `scripts/serve web`: gunicorn with DEBUG=false,
+static files collected and served by whitenoise, on the test database that the tests fill
+through the ORM. Tests marked `in_process_only` or `production_only` run in one mode alone.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -20,6 +32,104 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+PRODUCTION = os.environ.get("E2E_SERVER", "in-process") == "production"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out, as deselected (never skipped), the tests that belong to the other mode."""
+    other_mode = "in_process_only" if PRODUCTION else "production_only"
+    deselected = [item for item in items if item.get_closest_marker(other_mode)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The production server hashes with the real hashers only, so there users are made with
+    them too (a quarter second each); in process, the fast one of tests/conftest.py."""
+    if not PRODUCTION:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class ProductionServer:
+    """`scripts/serve web` on a free port, pointed at the test database. Its output goes to
+    server.log in pytest's temporary folder (the last runs' are kept)."""
+
+    def __init__(self, database_name: str, static_root: Path, log_path: Path):
+        from django.conf import settings
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        database_url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + database_name)
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url.geturl(),
+            "PYTHON": sys.executable,
+            # Tokens made by the tests (private links) must verify on the server.
+            "SECRET_KEY": settings.SECRET_KEY,
+            "STATIC_ROOT": str(static_root),
+            "BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": "2",
+            # Plain http on loopback: no TLS proxy in front.
+            "SECURE_SSL_REDIRECT": "false",
+            "SECURE_COOKIES": "false",
+        }
+        env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        self.log_path = log_path
+        self.process = subprocess.Popen(
+            [str(ROOT / "scripts" / "serve"), "web"],
+            env=env,
+            stdout=log_path.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_until_up()
+
+    def _wait_until_up(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"the production server did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def production_server(django_db_setup, tmp_path_factory):
+    from django.db import connection
+
+    folder = tmp_path_factory.mktemp("production")
+    server = ProductionServer(
+        connection.settings_dict["NAME"], folder / "static", folder / "server.log"
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app_server(request):
+    """What the browser talks to: an object with `.url`, in this process or in production."""
+    if PRODUCTION:
+        return request.getfixturevalue("production_server")
+    return request.getfixturevalue("live_server")
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +151,7 @@ def browser():
         browser.close()
 
 
-def _new_page(browser, live_server, *, javascript: bool = True, **context_options):
+def _new_page(browser, app_server, *, javascript: bool = True, **context_options):
     # bypass_csp lets the test inject axe-core; the app's own pages are unaffected.
     context = browser.new_context(
         java_script_enabled=javascript, bypass_csp=True, **context_options
@@ -50,7 +160,7 @@ def _new_page(browser, live_server, *, javascript: bool = True, **context_option
     page.set_default_timeout(10_000)
     page.requested = []
     page.on("request", lambda request: page.requested.append(request.url))
-    page.base = live_server.url
+    page.base = app_server.url
     return context, page
 
 
@@ -60,26 +170,26 @@ def _assert_same_origin(page):
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context, page = _new_page(browser, live_server)
+def page(browser, app_server):
+    context, page = _new_page(browser, app_server)
     yield page
     _assert_same_origin(page)
     context.close()
 
 
 @pytest.fixture
-def page_without_js(browser, live_server):
-    context, page = _new_page(browser, live_server, javascript=False)
+def page_without_js(browser, app_server):
+    context, page = _new_page(browser, app_server, javascript=False)
     yield page
     _assert_same_origin(page)
     context.close()
 
 
 @pytest.fixture
-def zoomed_page(browser, live_server):
+def zoomed_page(browser, app_server):
     """Text at 200%: a 1280-pixel window with everything drawn twice as large."""
     context, page = _new_page(
-        browser, live_server, viewport={"width": 640, "height": 900}, device_scale_factor=2
+        browser, app_server, viewport={"width": 640, "height": 900}, device_scale_factor=2
     )
     yield page
     _assert_same_origin(page)

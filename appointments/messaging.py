@@ -22,6 +22,7 @@ the staff call list until someone marks them done or not reached.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -294,22 +295,32 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=2**attempts)
 
 
-def send_due(*, now: datetime | None = None, max_messages: int | None = None) -> dict[str, int]:
+# After this many failures in a row on one channel, a pass leaves that channel for the next one:
+# a mail server that is down would otherwise cost EMAIL_TIMEOUT for every waiting message.
+FAILURES_BEFORE_PAUSE = 3
+
+
+def send_due(
+    *,
+    now: datetime | None = None,
+    max_messages: int | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> dict[str, int]:
     """Send waiting email and text messages that are due, one at a time. Each is claimed by
     one sender only, and marked sent in the transaction that claimed it (at least once: see
     the module's docstring). Called by the worker, never by a web request."""
     now = now or timezone.now()
     counts = {"sent": 0, "retry": 0, "failed": 0}
+    channels = {MessageChannel.EMAIL: 0, MessageChannel.TEXT: 0}  # failures in a row
     while max_messages is None or sum(counts.values()) < max_messages:
+        working = [c for c, failures in channels.items() if failures < FAILURES_BEFORE_PAUSE]
+        if not working or should_stop():
+            break
         with transaction.atomic():
             message = (
                 Message.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("appointment__topic", "appointment__branch", "appointment__staff")
-                .filter(
-                    state=MessageState.PENDING,
-                    send_after__lte=now,
-                    channel__in=[MessageChannel.EMAIL, MessageChannel.TEXT],
-                )
+                .filter(state=MessageState.PENDING, send_after__lte=now, channel__in=working)
                 .order_by("send_after", "pk")
                 .first()
             )
@@ -319,6 +330,7 @@ def send_due(*, now: datetime | None = None, max_messages: int | None = None) ->
             try:
                 _deliver(message)
             except Exception as error:
+                channels[message.channel] += 1
                 message.last_error = f"{type(error).__name__}: {error}"[:500]
                 if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
                     message.state = MessageState.FAILED
@@ -330,6 +342,7 @@ def send_due(*, now: datetime | None = None, max_messages: int | None = None) ->
                     message.send_after = now + retry_delay(message.attempts)
                     counts["retry"] += 1
             else:
+                channels[message.channel] = 0
                 message.state = MessageState.SENT
                 message.sent_at = timezone.now()
                 counts["sent"] += 1

@@ -88,7 +88,7 @@ def run_worker(
             if time.monotonic() >= next_housekeeping:
                 housekeeping()
                 next_housekeeping = time.monotonic() + housekeeping_seconds
-            counts = messaging.send_due()
+            counts = messaging.send_due(should_stop=stop.is_set)
             if counts["sent"] or counts["retry"] or counts["failed"]:
                 logger.info(
                     "Messages sent: %(sent)s, to retry: %(retry)s, failed: %(failed)s", counts

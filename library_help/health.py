@@ -62,7 +62,11 @@ def service(request: HttpRequest) -> HttpResponse:
     line = f"oldest due message: waiting {waited:.0f} s"
     if waited > limit:
         return _answer(
-            ["database: ok", f"{line} (over {limit} s: is the message worker running?)"],
+            [
+                "database: ok",
+                f"{line} (over {limit} s)",
+                "is the message worker running, and the mail server answering?",
+            ],
             healthy=False,
         )
     return _answer(["ok", "database: ok", line], healthy=True)

@@ -13,10 +13,12 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
-from appointments import locks, worker
+from appointments import locks, messaging, worker
 from appointments.models import Message, MessageKind, MessageState
 from appointments.privacy import forget_patron
+from appointments.texting import MemoryTextBackend
 
 from .factories import book, local, make_patron, next_weekday
 from .test_patron_books import _open_values, _start_booking
@@ -220,3 +222,40 @@ def _refuse_patron_messages(execute, sql, params, many, context):
     if sql.startswith('INSERT INTO "appointments_message"') and "rosa@example.org" in str(params):
         raise AssertionError("a message to the patron being forgotten was written")
     return execute(sql, params, many, context)
+
+
+def test_a_pass_leaves_a_mail_server_that_is_down_after_three_failures(settings, texts_memory):
+    with mail_server_that_never_answers() as (port, accepted):
+        _use_mail_server(settings, port)
+        for n in range(6):
+            Message.objects.create(
+                kind=MessageKind.REMINDER,
+                channel="email",
+                to=f"p{n}@example.org",
+                body="Hi",
+                state=MessageState.PENDING,
+                key=f"t:{n}",
+                send_after=timezone.now(),
+            )
+        Message.objects.create(
+            kind=MessageKind.REMINDER,
+            channel="text",
+            to="+13125550177",
+            body="Hi",
+            state=MessageState.PENDING,
+            key="t:text",
+            send_after=timezone.now(),
+        )
+        counts = messaging.send_due()
+    assert counts == {"sent": 1, "retry": 3, "failed": 0}  # the text still went out
+    assert texts_memory == [("+13125550177", "Hi")]
+    tried = Message.objects.filter(channel="email", attempts=1).count()
+    untouched = Message.objects.filter(channel="email", attempts=0).count()
+    assert (tried, untouched) == (3, 3)  # left for the next pass
+
+
+@pytest.fixture
+def texts_memory(settings):
+    settings.TEXT_BACKEND = "appointments.texting.MemoryTextBackend"
+    MemoryTextBackend.outbox.clear()
+    return MemoryTextBackend.outbox

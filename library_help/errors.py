@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
+from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 # The addresses whose last part is a secret: a patron's booking, a waiting-list offer, a
@@ -77,6 +79,27 @@ class HidePrivatePaths(logging.Filter):
                 hide_private_paths(arg) if isinstance(arg, str) else arg for arg in args
             )
         return True
+
+
+class AdminEmailInBackground(AdminEmailHandler):
+    """Django's error mail to ADMINS, sent from a thread: the failing request answers at once,
+    even when the mail server hangs (EMAIL_TIMEOUT bounds the thread). At most two are on their
+    way at a time; during a storm of errors the rest are only in the log."""
+
+    on_the_way = threading.BoundedSemaphore(2)
+
+    def send_mail(self, subject, message, *args, **kwargs):
+        if not self.on_the_way.acquire(blocking=False):
+            return
+        send = super().send_mail
+
+        def in_background():
+            try:
+                send(subject, message, *args, **kwargs)
+            finally:
+                self.on_the_way.release()
+
+        threading.Thread(target=in_background, daemon=True).start()
 
 
 def scrub_event(event: dict, hint=None) -> dict:

@@ -249,8 +249,7 @@ PATRON_LINK_DAYS_AFTER = env.int("PATRON_LINK_DAYS_AFTER", default=30)
 # /healthz answers 503 when a message has been due for longer than this: the worker stopped.
 HEALTH_MESSAGE_DELAY_MINUTES = env.int("HEALTH_MESSAGE_DELAY_MINUTES", default=10)
 # Server errors are mailed to these addresses ("Name <address>" or just the address), from
-# SERVER_EMAIL. Django's own error mail: a dead mail server delays that error page by at most
-# EMAIL_TIMEOUT.
+# SERVER_EMAIL, by a thread: the error page never waits for the mail server.
 ADMINS = [("", address) for address in env.list("ADMINS", default=[])]
 SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # Optional error tracking (pip install '.[sentry]'). Patron data is scrubbed before anything
@@ -283,7 +282,7 @@ LOGGING = {
         "mail_admins": {
             "level": "ERROR",
             "filters": ["require_debug_false", "hide_private_paths"],
-            "class": "django.utils.log.AdminEmailHandler",
+            "class": "library_help.errors.AdminEmailInBackground",
         },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},

@@ -11,8 +11,9 @@ WITH_DB := scripts/with-db
 
 install: .venv/.installed
 
+# The development server, and the message worker beside it (messages print in this terminal).
 run: install
-	$(WITH_DB) sh -c '$(PY) manage.py migrate --noinput && $(PY) manage.py createcachetable && $(PY) manage.py seed_demo && exec $(PY) manage.py runserver 127.0.0.1:8000'
+	$(WITH_DB) sh -c '$(PY) manage.py migrate --noinput && $(PY) manage.py createcachetable && $(PY) manage.py seed_demo && { $(PY) manage.py send_notifications --loop & worker=$$!; trap "kill $$worker 2>/dev/null" EXIT INT TERM; $(PY) manage.py runserver 127.0.0.1:8000; }'
 
 # Production on this machine (DEBUG=false, gunicorn, the message worker, the daily purge).
 # Needs SECRET_KEY; on plain http also SECURE_SSL_REDIRECT=false SECURE_COOKIES=false.

@@ -7,10 +7,11 @@ mail server or a text provider: a booking answers as fast with a dead mail serve
 healthy one.
 
 The worker (`manage.py send_notifications --loop`, appointments/worker.py) claims one row at a
-time with `SELECT ... FOR UPDATE SKIP LOCKED`, sends it, and marks it sent in the same
-transaction. Delivery is at least once: if the worker dies (or the database goes away) after
-the mail server accepted a message but before the row is marked, that one message is sent
-again on the next pass, so a crash can cause at most one duplicate of the message in flight.
+time (`SELECT ... FOR UPDATE SKIP LOCKED`, committed at once with a lease), sends it with no
+transaction open, then marks it sent. Delivery is at least once: if the worker dies (or the
+database goes away) after the mail server accepted a message but before the row is marked,
+that one message is sent again once its lease ends (about a minute), so a crash can cause at
+most one duplicate, of the one message in flight.
 A failed send is retried with growing pauses and, after MESSAGE_MAX_ATTEMPTS tries, shown to
 staff as failed.
 
@@ -300,15 +301,39 @@ def retry_delay(attempts: int) -> timedelta:
 FAILURES_BEFORE_PAUSE = 3
 
 
+def _claim(working: list[str], now: datetime) -> Message | None:
+    """Take the next due message for this sender: count the try and move its time on by a
+    lease, so that if this process dies mid-send the message is tried again after the lease.
+    Committed at once: no row stays locked while a mail server takes its time."""
+    lease = timedelta(seconds=max(settings.EMAIL_TIMEOUT, settings.TEXT_TIMEOUT_SECONDS) + 60)
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("appointment__topic", "appointment__branch", "appointment__staff")
+            .filter(state=MessageState.PENDING, send_after__lte=now, channel__in=working)
+            .order_by("send_after", "pk")
+            .first()
+        )
+        if message is not None:
+            message.attempts += 1
+            Message.objects.filter(pk=message.pk).update(
+                attempts=message.attempts, send_after=timezone.now() + lease
+            )
+        return message
+
+
 def send_due(
     *,
     now: datetime | None = None,
     max_messages: int | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> dict[str, int]:
-    """Send waiting email and text messages that are due, one at a time. Each is claimed by
-    one sender only, and marked sent in the transaction that claimed it (at least once: see
-    the module's docstring). Called by the worker, never by a web request."""
+    """Send waiting email and text messages that are due, one at a time. Called by the
+    worker, never by a web request.
+
+    Each message is claimed first (see `_claim`), then sent with no transaction open, then
+    recorded, but only if it is still as claimed: a session cancelled meanwhile has skipped
+    it, a forgotten patron's message is gone, and neither waited for the mail server."""
     now = now or timezone.now()
     counts = {"sent": 0, "retry": 0, "failed": 0}
     channels = {MessageChannel.EMAIL: 0, MessageChannel.TEXT: 0}  # failures in a row
@@ -316,35 +341,28 @@ def send_due(
         working = [c for c, failures in channels.items() if failures < FAILURES_BEFORE_PAUSE]
         if not working or should_stop():
             break
-        with transaction.atomic():
-            message = (
-                Message.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("appointment__topic", "appointment__branch", "appointment__staff")
-                .filter(state=MessageState.PENDING, send_after__lte=now, channel__in=working)
-                .order_by("send_after", "pk")
-                .first()
-            )
-            if message is None:
-                break
-            message.attempts += 1
-            try:
-                _deliver(message)
-            except Exception as error:
-                channels[message.channel] += 1
-                message.last_error = f"{type(error).__name__}: {error}"[:500]
-                if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
-                    message.state = MessageState.FAILED
-                    counts["failed"] += 1
-                    logger.warning(
-                        "Message %s failed for good after %s tries", message.pk, message.attempts
-                    )
-                else:
-                    message.send_after = now + retry_delay(message.attempts)
-                    counts["retry"] += 1
+        message = _claim(working, now)
+        if message is None:
+            break
+        try:
+            _deliver(message)
+        except Exception as error:
+            channels[message.channel] += 1
+            outcome = {"last_error": f"{type(error).__name__}: {error}"[:500]}
+            if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
+                outcome["state"] = MessageState.FAILED
+                counts["failed"] += 1
+                logger.warning(
+                    "Message %s failed for good after %s tries", message.pk, message.attempts
+                )
             else:
-                channels[message.channel] = 0
-                message.state = MessageState.SENT
-                message.sent_at = timezone.now()
-                counts["sent"] += 1
-            message.save(update_fields=["state", "attempts", "last_error", "send_after", "sent_at"])
+                outcome["send_after"] = now + retry_delay(message.attempts)
+                counts["retry"] += 1
+        else:
+            channels[message.channel] = 0
+            outcome = {"state": MessageState.SENT, "sent_at": timezone.now()}
+            counts["sent"] += 1
+        Message.objects.filter(
+            pk=message.pk, state=MessageState.PENDING, attempts=message.attempts
+        ).update(**outcome)
     return counts

@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from appointments import locks, messaging, worker
+from appointments.booking import cancel_appointment
 from appointments.models import Message, MessageKind, MessageState
 from appointments.privacy import forget_patron
 from appointments.texting import MemoryTextBackend
@@ -259,3 +260,22 @@ def texts_memory(settings):
     settings.TEXT_BACKEND = "appointments.texting.MemoryTextBackend"
     MemoryTextBackend.outbox.clear()
     return MemoryTextBackend.outbox
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_patron_cancels_while_their_confirmation_hangs_on_the_mail_server(
+    settings, librarian, topic, branch
+):
+    settings.LOCK_TIMEOUT_SECONDS = 1  # waiting on the send would fail the cancel outright
+    with mail_server_that_never_answers() as (port, accepted):
+        _use_mail_server(settings, port)
+        settings.EMAIL_TIMEOUT = 4
+        session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
+        sender = threading.Thread(target=lambda: (messaging.send_due(), connection.close()))
+        sender.start()
+        assert _wait_until(lambda: accepted)  # the confirmation is on its way, and hangs
+        assert cancel_appointment(session)
+        sender.join()
+    confirmation = Message.objects.get(kind=MessageKind.CONFIRMATION)
+    assert confirmation.state == MessageState.SKIPPED  # not put back to wait for a retry
+    assert confirmation.attempts == 1

@@ -7,13 +7,9 @@ search puts a name or a phone number there. scripts/serve passes this class to g
 
 from __future__ import annotations
 
-import re
-
 from gunicorn.glogging import Logger
 
-from library_help.errors import hide_private_paths
-
-QUERY = re.compile(r"\?\S*")
+from library_help.errors import hide_private_address
 
 
 class PrivateAccessLog(Logger):
@@ -23,5 +19,5 @@ class PrivateAccessLog(Logger):
             if key in ("q", "{query_string}e"):
                 atoms[key] = ""
             elif isinstance(value, str):
-                atoms[key] = hide_private_paths(QUERY.sub("", value))
+                atoms[key] = hide_private_address(value)
         return atoms

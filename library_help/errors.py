@@ -21,8 +21,23 @@ PRIVATE_PATH = re.compile(r"/(booking|waiting-list|feedback|calendar)/[^/?#\s]+"
 HIDDEN = "********"
 
 
+QUERY = re.compile(r"\?\S*")
+
+
 def hide_private_paths(text: str) -> str:
     return PRIVATE_PATH.sub(lambda match: f"/{match.group(1)}/{HIDDEN}", text or "")
+
+
+def hide_private_address(text: str) -> str:
+    """An address without its query string (the desk's searches hold names and numbers) and
+    without the secret in a private link."""
+    return hide_private_paths(QUERY.sub("", text or ""))
+
+
+def first_line(message) -> str:
+    """An error's first line only: a database error's DETAIL line spells out the failing row
+    ("Failing row contains (..., Rosa Martinez, ...)")."""
+    return str(message).strip().split("\n", 1)[0]
 
 
 class PrivateReporterFilter(SafeExceptionReporterFilter):
@@ -38,9 +53,11 @@ class PrivateReporterFilter(SafeExceptionReporterFilter):
 
     def get_safe_request_meta(self, request):
         meta = super().get_safe_request_meta(request)
-        for key in ("PATH_INFO", "RAW_URI", "REQUEST_URI", "HTTP_REFERER", "QUERY_STRING"):
+        for key in ("PATH_INFO", "RAW_URI", "REQUEST_URI", "HTTP_REFERER", "SCRIPT_URL"):
             if isinstance(meta.get(key), str):
-                meta[key] = hide_private_paths(meta[key])
+                meta[key] = hide_private_address(meta[key])
+        if meta.get("QUERY_STRING"):
+            meta["QUERY_STRING"] = self.cleansed_substitute
         return meta
 
 
@@ -58,10 +75,19 @@ class _RequestWithoutSecrets:
 
 class PrivateReporter(ExceptionReporter):
     def _get_raw_insecure_uri(self):
-        return hide_private_paths(super()._get_raw_insecure_uri())
+        return hide_private_address(super()._get_raw_insecure_uri())
+
+    def get_traceback_frames(self):
+        frames = super().get_traceback_frames()
+        for frame in frames:
+            if frame.get("exc_cause") is not None:
+                frame["exc_cause"] = first_line(frame["exc_cause"])
+        return frames
 
     def get_traceback_data(self):
         data = super().get_traceback_data()
+        if data.get("exception_value"):
+            data["exception_value"] = first_line(data["exception_value"])
         if self.request is not None:
             data["request"] = _RequestWithoutSecrets(self.request)
             hidden = self.filter.cleansed_substitute
@@ -108,14 +134,19 @@ def scrub_event(event: dict, hint=None) -> dict:
     for key in ("data", "cookies", "query_string", "headers", "env"):
         request.pop(key, None)
     if "url" in request:
-        request["url"] = hide_private_paths(request["url"])
+        request["url"] = hide_private_address(request["url"])
+    for exception in (event.get("exception") or {}).get("values", []):
+        if exception.get("value"):
+            exception["value"] = first_line(exception["value"])
+        for frame in (exception.get("stacktrace") or {}).get("frames", []):
+            frame.pop("vars", None)
     if event.get("transaction"):
         event["transaction"] = hide_private_paths(event["transaction"])
     event.pop("user", None)
     for breadcrumb in (event.get("breadcrumbs") or {}).get("values", []):
         breadcrumb.pop("data", None)
         if isinstance(breadcrumb.get("message"), str):
-            breadcrumb["message"] = hide_private_paths(breadcrumb["message"])
+            breadcrumb["message"] = hide_private_address(first_line(breadcrumb["message"]))
     return event
 
 

@@ -52,6 +52,13 @@ def one_pass(*, max_messages: int | None = None) -> dict[str, int] | None:
 
 def _listen() -> None:
     with connection.cursor() as cursor:
+        # If this host vanishes, the database notices within about a minute and frees the
+        # SENDER lock for a standby worker (over TCP; a local socket notices at once).
+        cursor.execute(
+            "SELECT set_config('tcp_keepalives_idle', '30', false),"
+            " set_config('tcp_keepalives_interval', '10', false),"
+            " set_config('tcp_keepalives_count', '3', false)"
+        )
         cursor.execute(f"LISTEN {messaging.OUTBOX_CHANNEL}")
 
 
@@ -65,16 +72,53 @@ def _wait_for_wake_up(seconds: float, stop: threading.Event) -> None:
                 return
 
 
+class Stop:
+    """A request to stop that a signal handler may make: setting a plain flag is safe there,
+    where threading.Event's internal lock could deadlock the process it interrupts."""
+
+    def __init__(self):
+        self.requested = False
+
+    def set(self) -> None:
+        self.requested = True
+
+    def is_set(self) -> bool:
+        return self.requested
+
+    def wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.requested and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.2))
+
+
+class _Trouble:
+    """Logs what went wrong: the first time as an error (mailed to ADMINS), repeats of the
+    same trouble as warnings, so a stuck worker does not flood the staff's mailbox."""
+
+    def __init__(self):
+        self.last = None
+
+    def report(self, message: str, error: Exception, *, with_traceback: bool) -> None:
+        text = f"{type(error).__name__}: {error}"
+        level = logging.WARNING if text == self.last else logging.ERROR
+        logger.log(level, message, text, exc_info=with_traceback and level == logging.ERROR)
+        self.last = text
+
+    def over(self) -> None:
+        self.last = None
+
+
 def run_worker(
     *,
     poll_seconds: float = 5.0,
     housekeeping_seconds: float = 60.0,
-    stop: threading.Event | None = None,
+    stop: Stop | threading.Event | None = None,
 ) -> None:
-    stop = stop or threading.Event()
+    stop = stop or Stop()
     holding = False
     next_housekeeping = 0.0
     pause = 1.0
+    trouble, housekeeping_trouble = _Trouble(), _Trouble()
     while not stop.is_set():
         try:
             if not holding:
@@ -86,19 +130,33 @@ def run_worker(
                 _listen()
                 logger.info("Sending messages.")
             if time.monotonic() >= next_housekeeping:
-                housekeeping()
                 next_housekeeping = time.monotonic() + housekeeping_seconds
+                try:
+                    housekeeping()
+                    housekeeping_trouble.over()
+                except (DatabaseError, InterfaceError):
+                    raise
+                except Exception as error:
+                    # A bug in offers or reminders must not stop what is already written.
+                    housekeeping_trouble.report(
+                        "Housekeeping failed (%s); sending goes on.", error, with_traceback=True
+                    )
             counts = messaging.send_due(should_stop=stop.is_set)
             if counts["sent"] or counts["retry"] or counts["failed"]:
-                logger.info(
-                    "Messages sent: %(sent)s, to retry: %(retry)s, failed: %(failed)s", counts
-                )
+                logger.info("Sent: %(sent)s, to retry: %(retry)s, failed: %(failed)s.", counts)
             pause = 1.0
+            trouble.over()
             if not stop.is_set():
                 _wait_for_wake_up(poll_seconds, stop)
-        except (DatabaseError, InterfaceError) as error:
-            # The database restarted or went away: the lock went with the connection.
-            logger.warning("Database unavailable (%s); trying again in %.0f s.", error, pause)
+        except Exception as error:
+            # The database restarted or went away (the lock went with the connection), or
+            # something unforeseen: start again from a fresh connection, after a growing pause.
+            database = isinstance(error, DatabaseError | InterfaceError)
+            trouble.report(
+                "Database unavailable (%s); trying again." if database else "Worker error (%s).",
+                error,
+                with_traceback=not database,
+            )
             holding = False
             connection.close()
             stop.wait(pause)

@@ -88,6 +88,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A kept connection that died with a database restart is noticed and replaced before the
 # request uses it, instead of failing that request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A database that vanished (a lost server, a cut network) is noticed within about a minute, not
+# after TCP's two hours. Settings in DATABASE_URL's query string win.
+for _option, _value in {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}.items():
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(_option, _value)
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise environ.ImproperlyConfigured("Library Help runs on PostgreSQL only (DATABASE_URL).")
 
@@ -290,6 +300,10 @@ LOGGING = {
         # Replaces Django's own "django" logger setup: errors are mailed (cleaned), and printed
         # once, by the root logger.
         "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        # A load balancer or a scanner asking by IP address: noted, never mailed.
+        "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
+        # The message worker's own errors reach staff too.
+        "appointments": {"handlers": ["mail_admins"], "level": "INFO"},
         # django-axes logs every sign-in at INFO; failures still show as warnings.
         "axes": {"level": "WARNING"},
     },

@@ -185,7 +185,8 @@ def test_a_cron_run_leaves_at_once_while_another_sender_works(librarian, topic, 
         call_command("send_notifications")
         assert "Another sender is at work" in capsys.readouterr().out
         assert not _sent(MessageKind.CONFIRMATION)
-    # That sender stopped (its connection ended): the next run does the work.
+        other_sender.execute("SELECT pg_advisory_unlock(%s, 0)", [int(locks.LockSpace.SENDER)])
+    # That sender stopped: the next run does the work.
     call_command("send_notifications")
     assert "Sent: 1." in capsys.readouterr().out
     assert _sent(MessageKind.CONFIRMATION)
@@ -279,3 +280,20 @@ def test_a_patron_cancels_while_their_confirmation_hangs_on_the_mail_server(
     confirmation = Message.objects.get(kind=MessageKind.CONFIRMATION)
     assert confirmation.state == MessageState.SKIPPED  # not put back to wait for a retry
     assert confirmation.attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bug_in_the_waiting_list_run_does_not_stop_confirmations(
+    librarian, topic, branch, monkeypatch, caplog
+):
+    def broken_offers():
+        raise RuntimeError("a bug in the waiting-list run")
+
+    monkeypatch.setattr(worker, "offer_open_times", broken_offers)
+    with running_worker(poll_seconds=0.2, housekeeping_seconds=0.5):
+        book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
+        assert _wait_until(lambda: _sent(MessageKind.CONFIRMATION))
+        time.sleep(1.5)  # a few more housekeeping rounds, the same bug each time
+    reports = [r for r in caplog.records if "Housekeeping failed" in r.getMessage()]
+    assert reports[0].levelname == "ERROR"  # mailed to ADMINS once
+    assert len(reports) >= 2 and {r.levelname for r in reports[1:]} == {"WARNING"}

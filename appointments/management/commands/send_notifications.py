@@ -6,11 +6,10 @@ a run that finds another sender at work leaves at once.
 """
 
 import signal
-import threading
 
 from django.core.management.base import BaseCommand
 
-from appointments.worker import one_pass, run_worker
+from appointments.worker import Stop, one_pass, run_worker
 
 
 class Command(BaseCommand):
@@ -34,7 +33,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["loop"]:
-            stop = threading.Event()
+            stop = Stop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stop.set())
             self.stdout.write("Sending messages as they are written (Ctrl-C or SIGTERM stops).")

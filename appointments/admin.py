@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from patrons.models import AccessRecord, phone_search_condition, record_access
-from patrons.phones import format_phone
+from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone
 
 from . import access
 from .booking import BookingError, record_outcome
@@ -599,6 +599,15 @@ class MessageAdmin(PrivateLookupsAdmin):
     list_display = ["created_at", "kind", "channel", "recipient", "state", "attempts", "sent_at"]
     list_filter = ["state", "channel", "kind"]
     search_fields = ["to"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # A number typed any way ("(312) 555-0142") finds texts and calls sent to it in E.164.
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        with suppress(NotAPhoneNumber):
+            if number := normalise_phone(search_term):
+                found = found | queryset.filter(to=number)
+        return found, may_have_duplicates
+
     fields = [
         "kind",
         "channel",

@@ -41,7 +41,10 @@ def example_number() -> str:
 
 
 def invalid_message() -> str:
-    return f"Please check the phone number: it should look like {example_number()}."
+    return (
+        f"Please check the phone number: it should look like {example_number()}. "
+        "A number from another country starts with + and the country code."
+    )
 
 
 def normalise_phone(typed: str) -> str:

@@ -29,7 +29,8 @@ from .factories import book, local, make_appointment, make_patron, make_user, ne
 
 pytestmark = pytest.mark.django_db
 
-INVALID = "Please check the phone number: it should look like 312-555-0142."
+INVALID = "Please check the phone number: it should look like 312-555-0142. "
+INVALID += "A number from another country starts with + and the country code."
 NOT_NUMBERS = [
     "555-0142",  # no area code
     "12",
@@ -306,3 +307,16 @@ def test_texts_still_waiting_are_readdressed_to_the_stored_number(librarian, top
     sent.refresh_from_db()
     assert waiting.to == "+13125550177"
     assert sent.to == "312-555-0177"  # the record of what went out stays as it was
+
+
+def test_staff_find_a_text_in_the_message_log_by_the_number_as_they_write_it(
+    client, librarian, topic, branch
+):
+    marcus = make_patron("Marcus Lee", email="", phone="312-555-0177", preferred_contact="text")
+    book(patron=marcus, topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    client.force_login(make_user("carmen", groups=("Managers",)))
+    url = reverse("admin:appointments_message_changelist")
+    for typed in ["(312) 555-0177", "312-555-0177", "+1 312 555 0177"]:
+        page = client.get(url, {"q": typed}).content.decode()
+        assert "(312) 555-0177" in page, typed
+    assert "(312) 555-0177" not in client.get(url, {"q": "(312) 555-0199"}).content.decode()

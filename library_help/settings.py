@@ -270,6 +270,7 @@ if SENTRY_DSN:
 
     start_sentry(SENTRY_DSN, environment=env("SENTRY_ENVIRONMENT", default="production"))
 
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 DEFAULT_EXCEPTION_REPORTER = "library_help.errors.PrivateReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "library_help.errors.PrivateReporterFilter"
 
@@ -295,15 +296,15 @@ LOGGING = {
             "class": "library_help.errors.AdminEmailInBackground",
         },
     },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Replaces Django's own "django" logger setup: errors are mailed (cleaned), and printed
         # once, by the root logger.
-        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
         # A load balancer or a scanner asking by IP address: noted, never mailed.
         "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
         # The message worker's own errors reach staff too.
-        "appointments": {"handlers": ["mail_admins"], "level": "INFO"},
+        "appointments": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
         # django-axes logs every sign-in at INFO; failures still show as warnings.
         "axes": {"level": "WARNING"},
     },

@@ -100,6 +100,8 @@ class Patron:
             return "no open time", 0.0
         slot = slots[min(pick, len(slots) - 1)]
         status, contact, _, _ = self.post(f"/book/{TOPIC}/time/", page, {"slot": slot})
+        if status == 200:
+            return "taken", 0.0  # taken between showing the times and choosing: told so
         if status != 302:
             return f"time {status}", 0.0
         _, _, page, _ = self.request("GET", contact.replace("http://127.0.0.1", ""))

@@ -8,6 +8,7 @@ everything. Rows a user may not see are left out of their lists, so a colleague'
 
 from __future__ import annotations
 
+import re
 from contextlib import suppress
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -24,7 +25,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from patrons.models import AccessRecord, phone_search_condition, record_access
-from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone
+from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone, phone_digits
 
 from . import access
 from .booking import BookingError, record_outcome
@@ -605,7 +606,13 @@ class MessageAdmin(PrivateLookupsAdmin):
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         with suppress(NotAPhoneNumber):
             if number := normalise_phone(search_term):
-                found = found | queryset.filter(to=number)
+                return found | queryset.filter(to=number), may_have_duplicates
+        # Part of a number ("555-0142"), as the desk's patron search allows.
+        if (
+            re.fullmatch(r"[\d\s().\-+]+", search_term)
+            and len(digits := phone_digits(search_term)) >= 4
+        ):
+            found = found | queryset.filter(to__contains=digits)
         return found, may_have_duplicates
 
     fields = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Mapping
 
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
@@ -96,14 +97,16 @@ class PrivateReporter(ExceptionReporter):
 
 
 class HidePrivatePaths(logging.Filter):
-    """For the error mail's subject line ("Internal Server Error: /booking/...")."""
+    """For every log line and the error mail's subject ("Not Found: /booking/...")."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(
-                hide_private_paths(arg) if isinstance(arg, str) else arg for arg in args
-            )
+        def hide(value):
+            return hide_private_address(value) if isinstance(value, str) else value
+
+        if isinstance(record.args, Mapping):
+            record.args = {key: hide(value) for key, value in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(hide(arg) for arg in record.args)
         return True
 
 

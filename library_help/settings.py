@@ -37,6 +37,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "library_help.health.answer_health_checks",
     "django.middleware.security.SecurityMiddleware",
     # Static files under gunicorn, before anything that would touch the session or database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -289,7 +290,8 @@ LOGGING = {
         "hide_private_paths": {"()": "library_help.errors.HidePrivatePaths"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler"},
+        # Django's own lines ("Not Found: /booking/...") would spell out private links.
+        "console": {"class": "logging.StreamHandler", "filters": ["hide_private_paths"]},
         "mail_admins": {
             "level": "ERROR",
             "filters": ["require_debug_false", "hide_private_paths"],

@@ -233,3 +233,18 @@ def test_the_access_log_keeps_no_private_link_or_search():
     assert "Rosa" not in line and "qqprivate" not in line
     assert atoms["r"] == "GET /desk/ HTTP/1.1"
     assert atoms["f"] == "https://help.example/booking/********/cancel/"
+
+
+def test_health_checks_answer_a_load_balancer_that_asks_by_ip_address(client, settings):
+    settings.ALLOWED_HOSTS = ["help.library.example"]
+    for path in ("/healthz", "/healthz/web", "/healthz/live"):
+        assert client.get(path, HTTP_HOST="10.0.0.7:8000").status_code == 200
+    assert client.get("/", HTTP_HOST="10.0.0.7:8000").status_code == 400  # pages still refuse
+
+
+def test_djangos_own_log_lines_keep_no_private_link(client, caplog):
+    client.get("/booking/qqprivate-token/")  # a link that does not work: "Not Found: ..."
+    client.post("/booking/qqprivate-token/cancel/?email=marcus%40example.org")
+    lines = [handler.format(r) for r in caplog.records for handler in logging.root.handlers]
+    assert any("/booking/********/" in line for line in lines)
+    assert not any("qqprivate" in line or "marcus" in line for line in lines)

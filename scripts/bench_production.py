@@ -44,6 +44,8 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SLOT = re.compile(r'name="slot" id="[^"]+" value="([^"]+)"')
 FIRST_OPEN = re.compile(r'href="\?week=([0-9-]+)">Show the week of')
 TOPIC = "computer-basics"
+# What a patron may rightly be told: booked, or that time was just taken, or why not.
+ANSWERED = ("booked", "taken", "refused (form says why)")
 
 
 class Patron:
@@ -280,10 +282,10 @@ def part_mail(bookings: int) -> None:
             if not booked:
                 print(f"   {name}: nothing booked: {sorted({o for o, _ in results})}")
                 continue
-            errors = sum(1 for outcome, _ in results if outcome not in ("booked", "taken"))
+            errors = [outcome for outcome, _ in results if outcome not in ANSWERED]
             print(
                 f"   {name:22} {len(booked):>7} {percentile(booked, 0.5):>8.0f} "
-                f"{percentile(booked, 0.95):>8.0f} {errors:>7}"
+                f"{percentile(booked, 0.95):>8.0f} {len(errors):>7} {' '.join(errors)}"
             )
 
 
@@ -320,7 +322,7 @@ def part_two_servers(bookings: int, redis_url: str) -> int:
             "SELECT count(*) FROM appointments_appointment a JOIN patrons_patron p "
             f"ON p.id = a.patron_id WHERE p.email = '{one_email}' AND a.status = 'confirmed'",
         )
-    errors = sum(n for outcome, n in outcomes.items() if outcome not in ("booked", "taken"))
+    errors = sum(n for outcome, n in outcomes.items() if outcome not in ANSWERED)
     refused = [o for o, _ in same]
     print(f"   racing patrons: {bookings}, outcomes: {outcomes} (errors: {errors})")
     print(f"   double bookings: {doubles} (must be 0)")

@@ -662,7 +662,16 @@ class WaitlistEntryAdmin(PrivateLookupsAdmin):
     """The waiting list per topic: staff see who is waiting, can contact or remove them.
     Librarians see only those waiting for topics they teach, at branches where they work."""
 
-    list_display = ["created_at", "topic", "patron", "how_to_reach", "branch", "days", "state"]
+    list_display = [
+        "created_at",
+        "topic",
+        "patron",
+        "how_to_reach",
+        "branch",
+        "days",
+        "time_of_day",
+        "state",
+    ]
     list_filter = ["topic", "state", "branch"]
     search_fields = ["patron__name", "patron__email", "patron__phone"]
     list_select_related = ["topic", "patron", "branch"]
@@ -685,6 +694,7 @@ class WaitlistEntryAdmin(PrivateLookupsAdmin):
         "how_to_reach",
         "branch",
         "weekdays",
+        "time_of_day",
         "skill_level",
         "learning_goal",
         "party_size",

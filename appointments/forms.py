@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from .formatting import format_day, format_time
-from .models import Branch, Channel, SkillLevel, StaffProfile, Topic
+from .models import Branch, Channel, SkillLevel, StaffProfile, TimeOfDay, Topic
 from .slots import Slot
 
 PARTY_CHOICES = [(1, "Just me"), (2, "2 people"), (3, "3 people")]
@@ -142,6 +142,8 @@ class TimeChoiceForm(forms.Form):
         self.show_branch = show_branch
         self.branches = branches
         self.staff_names = staff_names
+        # (branch id, start) -> whose held time it is: the desk booking for the holder.
+        self.held: dict[tuple[int, datetime], str] = {}
         self.options = []
         seen = set()
         for slot in slots:
@@ -163,6 +165,8 @@ class TimeChoiceForm(forms.Form):
             label += f" with {self.staff_names[slot.staff_id]}"
         if self.show_branch or len(self.branches) > 1:
             label += f" at {self.branches[slot.branch_id].name}"
+        if (slot.branch_id, slot.start) in self.held:
+            label += f" (held for {self.held[slot.branch_id, slot.start]})"
         return label
 
     def days(self) -> list[tuple[date, str, list[tuple[str, str]]]]:
@@ -327,7 +331,8 @@ WEEKDAY_CHOICES = [
 
 
 class WaitlistForm(forms.Form):
-    """Where and when a waiting patron could come. Both optional: any library, any day."""
+    """Where and when a waiting patron could come. All optional: any library, any day, any
+    time of day."""
 
     branch = forms.ModelChoiceField(
         label="Which library? (optional)",
@@ -341,4 +346,12 @@ class WaitlistForm(forms.Form):
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
+    )
+    time_of_day = forms.ChoiceField(
+        label="Which time of day suits you?",
+        choices=TimeOfDay.choices,
+        required=False,
+        initial=TimeOfDay.ANY,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Please choose mornings, afternoons, evenings or any."},
     )

@@ -59,6 +59,7 @@ SUBJECTS = {
     MessageKind.STAFF_NEW_BOOKING: "New session booked",
     MessageKind.STAFF_CANCELLATION: "Session cancelled",
     MessageKind.WAITLIST_OFFER: "A time has opened for your library help session",
+    MessageKind.WAITLIST_JOINED: "You are on the waiting list for a library help session",
 }
 # The worker LISTENs here; a NOTIFY wakes it as soon as new messages are committed.
 OUTBOX_CHANNEL = "library_help_outbox"

@@ -447,6 +447,7 @@ class MessageKind(models.TextChoices):
     STAFF_NEW_BOOKING = "staff_new", "New booking (to staff)"
     STAFF_CANCELLATION = "staff_cancel", "Cancellation (to staff)"
     WAITLIST_OFFER = "waitlist_offer", "A time for someone on the waiting list"
+    WAITLIST_JOINED = "waitlist_joined", "Joined the waiting list"
 
 
 class MessageChannel(models.TextChoices):
@@ -575,12 +576,23 @@ class WaitlistState(models.TextChoices):
     REMOVED = "removed", "Removed"
 
 
-class WaitlistEntry(models.Model):
-    """A patron waiting for a time to open for a topic (at a branch, on some weekdays).
+class TimeOfDay(models.TextChoices):
+    """Parts of the day, on the branch's clock: morning before noon, afternoon until 5 pm,
+    evening from 5 pm."""
 
-    When a matching time opens, the first patron waiting is offered it, held for them for
-    WAITLIST_HOLD_HOURS; the database refuses a second live offer of an overlapping time with
-    the same staff member.
+    ANY = "", "Any time of day"
+    MORNING = "morning", "Mornings (before noon)"
+    AFTERNOON = "afternoon", "Afternoons (noon to 5 pm)"
+    EVENING = "evening", "Evenings (from 5 pm)"
+
+
+class WaitlistEntry(models.Model):
+    """A patron waiting for a time to open for a topic (at a branch, on some weekdays, at a
+    time of day).
+
+    When a matching time opens, the first patron waiting is offered it, held for them until
+    the branch closes on its next open day (see appointments/waitlist.py); the database refuses
+    a second live offer of an overlapping time with the same staff member.
     """
 
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="waitlist")
@@ -588,6 +600,9 @@ class WaitlistEntry(models.Model):
         Branch, null=True, blank=True, on_delete=models.CASCADE, related_name="waitlist"
     )
     weekdays = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
+    time_of_day = models.CharField(
+        max_length=10, choices=TimeOfDay.choices, default=TimeOfDay.ANY, blank=True
+    )
     patron = models.ForeignKey(
         "patrons.Patron", on_delete=models.CASCADE, related_name="waitlist_entries"
     )

@@ -25,10 +25,12 @@ from django_ratelimit.decorators import ratelimit
 
 from patrons.forms import PatronForm
 
+from . import messaging
 from .booking import (
     BookingError,
     book_appointment,
     booking_window,
+    busy_means_try_again,
     cancel_appointment,
     find_open_slots,
     reschedule_appointment,
@@ -51,7 +53,15 @@ from .links import (
 )
 from .models import Branch, Feedback, StaffProfile, Status, Topic, WaitlistEntry, WaitlistState
 from .privacy import forget_patron
-from .waitlist import entry_from_token
+from .waitlist import (
+    book_held_time,
+    change_wishes,
+    describe_wishes,
+    entry_from_place_token,
+    entry_from_token,
+    joined_message,
+    leave,
+)
 
 # Per client address. Booking forms count only submissions; private links count every visit,
 # which makes guessing links (already hopeless: they are signed) slower still.
@@ -115,12 +125,14 @@ def time_choices(
     for_desk: bool = False,
     ignoring=None,
     only_staff=None,
+    holder=None,
 ):
     """The time picker's filter form, time form and week navigation, shared with the desk.
 
     Only the week shown is computed (the later weeks only when this one is empty, to point to
     the next open day). A submitted time is checked against the week it falls in. `only_staff`
-    keeps the times to one staff member's, whatever the filter says.
+    keeps the times to one staff member's, whatever the filter says. `holder` (the desk booking
+    for a patron who holds a waiting-list offer) shows their held time too.
     """
     filter_form = TimeFilterForm(request.GET or None, topic=topic)
     filters = filter_form.filters()
@@ -145,6 +157,7 @@ def time_choices(
             staff=staff,
             window=window,
             ignoring=ignoring,
+            holder=holder,
         )
 
     week_slots = open_between(week_start, week_end)
@@ -455,20 +468,21 @@ def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
         need = draft["need"]
         with transaction.atomic():
             patron = who.save()
-            WaitlistEntry.objects.create(
+            entry = WaitlistEntry.objects.create(
                 topic=topic,
                 branch=where.cleaned_data["branch"],
                 weekdays=sorted(where.cleaned_data["weekdays"]),
+                time_of_day=where.cleaned_data["time_of_day"],
                 patron=patron,
                 skill_level=need["skill_level"],
                 learning_goal=need["learning_goal"],
                 party_size=need["party_size"],
                 length=need["length"],
             )
+            messaging.save_new([joined_message(entry)])
         request.session.pop(f"booking:{topic.slug}", None)
-        return render(
-            request, "appointments/waitlist_joined.html", {"topic": topic, "patron": patron}
-        )
+        context = {"topic": topic, "patron": patron, "wishes": describe_wishes(entry)}
+        return render(request, "appointments/waitlist_joined.html", context)
     return render(
         request, "appointments/waitlist.html", {"topic": topic, "where": where, "form": who}
     )
@@ -494,23 +508,77 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "appointments/waitlist_declined.html")
     if request.method == "POST":
         try:
-            with transaction.atomic():
-                appointment = book_appointment(
-                    patron=entry.patron,
-                    topic=entry.topic,
-                    branch=entry.offer_branch,
-                    starts_at=entry.offer_starts_at,
-                    length=entry.length,
-                    skill_level=entry.skill_level,
-                    learning_goal=entry.learning_goal,
-                    party_size=entry.party_size,
-                    staff=entry.offer_staff,
-                    holder=entry,
-                )
-                WaitlistEntry.objects.filter(pk=entry.pk).update(state=WaitlistState.BOOKED)
+            appointment = book_held_time(
+                entry,
+                patron=entry.patron,
+                topic=entry.topic,
+                branch=entry.offer_branch,
+                starts_at=entry.offer_starts_at,
+                length=entry.length,
+                skill_level=entry.skill_level,
+                learning_goal=entry.learning_goal,
+                party_size=entry.party_size,
+                staff=entry.offer_staff,
+            )
         except BookingError as error:
             messages.error(request, error.message)
         else:
             messages.success(request, "You're booked. We look forward to seeing you.")
             return redirect(private_path(appointment))
     return render(request, "appointments/waitlist_offer.html", {"entry": entry})
+
+
+def _place_from_link(request: HttpRequest, token: str):
+    entry = entry_from_place_token(token)
+    if entry is None:
+        message = (
+            "This link does not work: it may be damaged, or you are no longer on the waiting "
+            f"list. Please call us at {settings.LIBRARY_PHONE}."
+        )
+        response = render(request, "appointments/link_error.html", {"message": message})
+        response.status_code = 404
+        return None, response
+    return entry, None
+
+
+@lookup_limit
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def waitlist_place(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the waiting-list confirmation: change the days and time of day."""
+    entry, refused = _place_from_link(request, token)
+    if refused:
+        return refused
+    initial = {"branch": entry.branch, "weekdays": entry.weekdays, "time_of_day": entry.time_of_day}
+    form = WaitlistForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if change_wishes(
+            entry,
+            branch=data["branch"],
+            weekdays=data["weekdays"],
+            time_of_day=data["time_of_day"],
+        ):
+            messages.success(request, "Thank you: we have changed when you could come.")
+        return redirect("appointments:waitlist_place", token=token)
+    context = {"entry": entry, "form": form, "token": token, "wishes": describe_wishes(entry)}
+    return render(request, "appointments/waitlist_place.html", context)
+
+
+@lookup_limit
+@booking_limit
+@require_http_methods(["GET", "POST"])
+def waitlist_leave(request: HttpRequest, token: str) -> HttpResponse:
+    """Leave the waiting list, after one confirming click."""
+    entry, refused = _place_from_link(request, token)
+    if refused:
+        return refused
+    if request.method == "POST":
+        try:
+            with busy_means_try_again():
+                leave(entry)
+        except BookingError as error:
+            messages.error(request, error.message)
+        else:
+            return render(request, "appointments/waitlist_left.html", {"topic": entry.topic})
+    return render(request, "appointments/waitlist_leave.html", {"entry": entry, "token": token})

@@ -1,5 +1,10 @@
 """The waiting list: when no time suits, a patron waits; when a matching time opens, the next
-patron in line is offered it, held for them for WAITLIST_HOLD_HOURS.
+patron in line is offered it, held for them until the branch closes on its next open day (never
+past the start of the time offered), so an offer made in the evening is not lost overnight.
+
+Joining is confirmed the patron's way, with a private link to change the days and time of day
+or to leave. For a patron who asked for calls the confirmation waits on the call list, and an
+offer's call has a "Book it" button: the desk books the held time for them (`held_offer`).
 
 Offers are made by `offer_open_times`, run by `manage.py send_notifications` every minute
 (on several servers, the first to take the lock does the work). A time is never offered to two
@@ -10,7 +15,9 @@ waiting.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
@@ -19,17 +26,26 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import locks, messaging
-from .booking import booking_window, find_open_slots
+from .booking import book_appointment, booking_window, find_open_slots
 from .formatting import format_when
 from .models import (
+    Appointment,
+    Availability,
     Branch,
+    Closure,
     Message,
+    MessageChannel,
     MessageKind,
+    TimeOfDay,
     WaitlistEntry,
     WaitlistState,
 )
+from .slots import ClosedDays, WeeklyHours, days_between
 
 SALT = "appointments.waitlist-offer"
+PLACE_SALT = "appointments.waitlist-place"
+# How far ahead to look for the branch's next open day; past it, the hold ends at the session.
+OPEN_DAY_SEARCH_DAYS = 31
 
 
 def offer_token(entry: WaitlistEntry) -> str:
@@ -54,6 +70,208 @@ def entry_from_token(token: str) -> WaitlistEntry | None:
     )
 
 
+def place_token(entry: WaitlistEntry) -> str:
+    """The private link to change or leave one's place: it names the entry, nothing else."""
+    return signing.dumps(entry.pk, salt=PLACE_SALT)
+
+
+def place_url(entry: WaitlistEntry) -> str:
+    path = reverse("appointments:waitlist_place", args=[place_token(entry)])
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def entry_from_place_token(token: str) -> WaitlistEntry | None:
+    """The entry a change-or-leave link is for, if the link is genuine and the patron is still
+    waiting (or holding an offer). A patron who left or booked has no place to change."""
+    try:
+        pk = signing.loads(token, salt=PLACE_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(pk, int):
+        return None
+    return (
+        WaitlistEntry.objects.select_related("topic", "patron", "branch")
+        .filter(pk=pk, state__in=[WaitlistState.WAITING, WaitlistState.OFFERED])
+        .first()
+    )
+
+
+def describe_wishes(entry: WaitlistEntry) -> str:
+    """ "Tuesdays or Thursdays, mornings, at Central Library", in plain words."""
+    from .forms import WEEKDAY_CHOICES
+
+    names = dict(WEEKDAY_CHOICES)
+    days = [f"{names[d]}s" for d in sorted(entry.weekdays)]
+    if not days:
+        when = "any day"
+    elif len(days) == 1:
+        when = days[0]
+    else:
+        when = ", ".join(days[:-1]) + " or " + days[-1]
+    part = {
+        TimeOfDay.MORNING: "mornings",
+        TimeOfDay.AFTERNOON: "afternoons",
+        TimeOfDay.EVENING: "evenings",
+    }.get(entry.time_of_day, "any time of day")
+    where = entry.branch.name if entry.branch_id else "any of our libraries"
+    return f"{when}, {part}, at {where}"
+
+
+def joined_message(entry: WaitlistEntry) -> Message:
+    """The confirmation of a place on the waiting list, the patron's way. A patron who asked
+    for calls gets a call-list entry (the desk tells them they are on the list); the call
+    carries no link, which staff must never read out or see."""
+    context = {
+        **messaging.library_context(),
+        "patron": entry.patron,
+        "entry": entry,
+        "wishes": describe_wishes(entry),
+        "link": place_url(entry),
+    }
+    return messaging.patron_message(
+        entry.patron,
+        MessageKind.WAITLIST_JOINED,
+        key=f"waitlist-joined:{entry.pk}",
+        context=context,
+    )
+
+
+@transaction.atomic
+def change_wishes(entry: WaitlistEntry, *, branch, weekdays, time_of_day: str) -> bool:
+    """The patron changes where and when they could come. A time already offered stays
+    theirs until it is booked or the hold ends. False if they are no longer waiting."""
+    locks.lock(locks.LockSpace.WAITLIST_OFFERS)  # Not while offers are being made.
+    return bool(
+        WaitlistEntry.objects.filter(
+            pk=entry.pk, state__in=[WaitlistState.WAITING, WaitlistState.OFFERED]
+        ).update(branch=branch, weekdays=sorted(weekdays), time_of_day=time_of_day)
+    )
+
+
+@transaction.atomic
+def leave(entry: WaitlistEntry) -> bool:
+    """The patron leaves the waiting list; a time held for them is freed for the next in line.
+    The lock keeps the offer run from offering them a time at the same moment."""
+    locks.lock(locks.LockSpace.WAITLIST_OFFERS)
+    return bool(
+        WaitlistEntry.objects.filter(
+            pk=entry.pk, state__in=[WaitlistState.WAITING, WaitlistState.OFFERED]
+        ).update(state=WaitlistState.REMOVED, offer_expires_at=None)
+    )
+
+
+def offer_key(entry: WaitlistEntry) -> str:
+    return f"waitlist:{entry.pk}:{entry.offers_made}"
+
+
+def live_offers():
+    return WaitlistEntry.objects.filter(
+        state=WaitlistState.OFFERED, offer_expires_at__gt=timezone.now()
+    )
+
+
+def held_offer(patron, topic, length: int) -> WaitlistEntry | None:
+    """The live offer this patron holds for this topic and length, if any: the desk may book
+    its time for them, and nobody else may."""
+    return (
+        live_offers()
+        .select_related("patron", "offer_branch", "offer_staff")
+        .filter(patron=patron, topic=topic, length=length)
+        .order_by("offer_starts_at")
+        .first()
+    )
+
+
+def book_held_time(entry: WaitlistEntry, **booking) -> Appointment:
+    """Book for the patron who holds this offer, through the one gate with them as the holder
+    (so their held time counts as open for them, and only for them). Booking the held time
+    takes the offer: it is neither withdrawn nor offered to anyone else. Raises BookingError."""
+    with transaction.atomic():
+        appointment = book_appointment(holder=entry, **booking)
+        WaitlistEntry.objects.filter(
+            pk=entry.pk, state=WaitlistState.OFFERED, offer_starts_at=appointment.starts_at
+        ).update(state=WaitlistState.BOOKED)
+    return appointment
+
+
+def book_it_url(call: Message) -> str | None:
+    """For an offer's call on the call list: the desk's booking page for the patron, with the
+    held time chosen; None when the offer has ended or been taken."""
+    if call.kind != MessageKind.WAITLIST_OFFER or call.channel != MessageChannel.CALL:
+        return None
+    entry = next(
+        (e for e in live_offers().filter(patron_id=call.patron_id) if offer_key(e) == call.key),
+        None,
+    )
+    if entry is None:
+        return None
+    query = {
+        "topic": entry.topic_id,
+        "length": entry.length,
+        "branch": entry.offer_branch_id,
+        "staff": entry.offer_staff_id,
+        "week": entry.offer_starts_at.astimezone(entry.offer_branch.tz).date().isoformat(),
+        "held": 1,
+    }
+    return reverse("appointments:desk_book", args=[entry.patron_id]) + "?" + urlencode(query)
+
+
+def closing_of_next_open_day(
+    *,
+    hours: list[WeeklyHours],
+    closures: list[ClosedDays],
+    tz: ZoneInfo,
+    after: date,
+    last_day: date,
+) -> datetime | None:
+    """When the branch closes on the first day after `after` that it is open (someone works
+    there and it is not closed), or None if it opens on no day up to `last_day`. Pure."""
+    for day in days_between(after + timedelta(days=1), last_day):
+        if any(c.first_day <= day <= c.last_day for c in closures):
+            continue
+        ends = [h.end for h in hours if h.applies_on(day)]
+        if ends:
+            return datetime.combine(day, max(ends), tzinfo=tz)
+    return None
+
+
+def hold_until(branch: Branch, starts_at: datetime, now: datetime) -> datetime:
+    """How long an offer made `now` is held: until the branch closes on its next open day,
+    in the branch's zone, and never past the start of the time offered."""
+    tz = branch.tz
+    today = now.astimezone(tz).date()
+    last_day = min(today + timedelta(days=OPEN_DAY_SEARCH_DAYS), starts_at.astimezone(tz).date())
+    hours = [
+        WeeklyHours(*row)
+        for row in Availability.objects.filter(branch=branch).values_list(
+            "staff_id",
+            "branch_id",
+            "weekday",
+            "start_time",
+            "end_time",
+            "valid_from",
+            "valid_until",
+        )
+    ]
+    closures = [
+        ClosedDays(*row)
+        for row in Closure.objects.filter(
+            branch=branch, first_day__lte=last_day, last_day__gt=today
+        ).values_list("branch_id", "first_day", "last_day")
+    ]
+    closing = closing_of_next_open_day(
+        hours=hours, closures=closures, tz=tz, after=today, last_day=last_day
+    )
+    return starts_at if closing is None else min(closing, starts_at)
+
+
+def part_of_day(local: datetime) -> str:
+    """Morning before noon, afternoon from noon until 5 pm, evening from 5 pm."""
+    if local.hour < 12:
+        return TimeOfDay.MORNING
+    return TimeOfDay.AFTERNOON if local.hour < 17 else TimeOfDay.EVENING
+
+
 def _still_open(entry: WaitlistEntry) -> bool:
     tz = entry.offer_branch.tz
     day = entry.offer_starts_at.astimezone(tz).date()
@@ -76,23 +294,26 @@ def _offer_message(entry: WaitlistEntry) -> Message:
         "patron": entry.patron,
         "entry": entry,
         "when": format_when(entry.offer_starts_at.astimezone(entry.offer_branch.tz)),
-        "until": format_when(timezone.localtime(entry.offer_expires_at)),
+        "until": format_when(entry.offer_expires_at.astimezone(entry.offer_branch.tz)),
         "link": offer_url(entry),
     }
     return messaging.patron_message(
         entry.patron,
         MessageKind.WAITLIST_OFFER,
-        key=f"waitlist:{entry.pk}:{entry.offers_made}",
+        key=offer_key(entry),
         context=context,
     )
 
 
 def _matches(entry: WaitlistEntry, slot, zones) -> bool:
+    """Does this open time suit the patron: their branch, their days, their time of day (all
+    on the branch's clock)?"""
     if entry.branch_id and slot.branch_id != entry.branch_id:
         return False
-    return not entry.weekdays or slot.start.astimezone(zones[slot.branch_id]).weekday() in (
-        entry.weekdays
-    )
+    local = slot.start.astimezone(zones[slot.branch_id])
+    if entry.weekdays and local.weekday() not in entry.weekdays:
+        return False
+    return not entry.time_of_day or part_of_day(local) == entry.time_of_day
 
 
 def offer_open_times(now: datetime | None = None) -> dict[str, int]:
@@ -119,8 +340,8 @@ def offer_open_times(now: datetime | None = None) -> dict[str, int]:
             .order_by("offers_made", "created_at")
         )
         slots_for: dict[tuple[int, int], list] = {}
-        zones = {branch.pk: branch.tz for branch in Branch.objects.all()}
-        hold = timedelta(hours=settings.WAITLIST_HOLD_HOURS)
+        branches = {branch.pk: branch for branch in Branch.objects.all()}
+        zones = {pk: branch.tz for pk, branch in branches.items()}
         for entry in waiting:
             key = (entry.topic_id, entry.length)
             if key not in slots_for:
@@ -138,7 +359,7 @@ def offer_open_times(now: datetime | None = None) -> dict[str, int]:
             entry.state = WaitlistState.OFFERED
             entry.offer_staff_id, entry.offer_branch_id = slot.staff_id, slot.branch_id
             entry.offer_starts_at, entry.offer_ends_at = slot.start, slot.end
-            entry.offer_expires_at = min(now + hold, slot.start)
+            entry.offer_expires_at = hold_until(branches[slot.branch_id], slot.start, now)
             entry.offers_made += 1
             try:
                 with transaction.atomic():

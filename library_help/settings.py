@@ -247,8 +247,10 @@ BOOKING_MAX_PER_WEEK = env.int("BOOKING_MAX_PER_WEEK", default=2)
 NO_SHOW_LIMIT = env.int("NO_SHOW_LIMIT", default=2)
 NO_SHOW_PERIOD_DAYS = env.int("NO_SHOW_PERIOD_DAYS", default=90)
 NO_SHOW_PAUSE_DAYS = env.int("NO_SHOW_PAUSE_DAYS", default=30)
-# A time offered to someone on the waiting list is held for them this long.
-WAITLIST_HOLD_HOURS = env.int("WAITLIST_HOLD_HOURS", default=12)
+# WAITLIST_HOLD_HOURS is retired: a fixed number of hours let an evening offer expire
+# overnight. A time offered to someone on the waiting list is now held until the branch closes
+# on its next open day (from its staff's weekly hours and its closures, on the branch's clock),
+# never past the start of the time offered (appointments/waitlist.py, `hold_until`).
 # Open times are offered on this grid (minutes past the start of the availability).
 SLOT_STEP_MINUTES = env.int("SLOT_STEP_MINUTES", default=30)
 # The longest a booking (or the purge) waits for a lock before asking to try again.

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from patrons.models import AccessRecord
 
 from .models import Message, MessageChannel, MessageState
+from .waitlist import book_it_url
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
@@ -38,6 +39,8 @@ def call_list(request: HttpRequest) -> HttpResponse:
     )
     failed = Message.objects.filter(state=MessageState.FAILED).order_by("-created_at")[:50]
     waiting = list(waiting)
+    for call in waiting:
+        call.book_it = book_it_url(call)  # An offer from the waiting list: book it for them.
     AccessRecord.objects.bulk_create(
         AccessRecord(user=request.user, patron_id=pk, what=AccessRecord.What.CALL_LIST)
         for pk in {call.patron_id for call in waiting if call.patron_id}

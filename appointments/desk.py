@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -29,9 +30,11 @@ from .booking import (
     upcoming_count,
 )
 from .formatting import format_when
-from .forms import CancelForm, DeskBookingForm, MoveForm, PatronSearchForm
-from .models import Appointment, Branch, StaffProfile, Status, Topic
+from .forms import CancelForm, DeskBookingForm, MoveForm, PatronSearchForm, slot_value
+from .models import Appointment, Branch, Channel, StaffProfile, Status, Topic
+from .slots import Slot
 from .views import _time_form, time_choices
+from .waitlist import book_held_time, held_offer
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
@@ -112,18 +115,27 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
     length = int(length_param) if length_param.isdigit() else topic.session_lengths[0]
     if length not in topic.session_lengths:
         length = topic.session_lengths[0]
-    choices = time_choices(request, topic, length, for_desk=True)
+    # A time held for this patron on the waiting list is theirs to book (and only theirs).
+    holder = held_offer(patron, topic, length)
+    choices = time_choices(request, topic, length, for_desk=True, holder=holder)
     need_form = DeskBookingForm(
-        request.POST or None, topic=topic, over_limit=over_limit, length=length
+        request.POST or None,
+        topic=topic,
+        over_limit=over_limit,
+        length=length,
+        initial=_need_of(holder),
     )
     time_form = _time_form(choices, request.POST if request.method == "POST" else None)
+    if holder is not None:
+        _mark_held(time_form, holder, choose=bool(request.GET.get("held")))
     if request.method == "POST":
         need_ok, time_ok = need_form.is_valid(), time_form.is_valid()
         if need_ok and time_ok:
             branch_id, staff_id, start = time_form.chosen()
             data = need_form.cleaned_data
+            book_it = book_appointment if holder is None else partial(book_held_time, holder)
             try:
-                appointment = book_appointment(
+                appointment = book_it(
                     patron=patron,
                     topic=topic,
                     branch=get_object_or_404(Branch, pk=branch_id),
@@ -149,8 +161,36 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
         form=time_form,
         length=length,
         week_query=f"topic={topic.pk}&length={length}&",
+        held=holder,
     )
     return render(request, "desk/book.html", context)
+
+
+def _need_of(holder) -> dict | None:
+    """The waiting patron's own words, for the desk to check rather than ask again."""
+    if holder is None:
+        return None
+    prefers_calls = holder.patron.preferred_contact == "call"
+    return {
+        "skill_level": holder.skill_level,
+        "learning_goal": holder.learning_goal,
+        "party_size": holder.party_size,
+        "channel": Channel.PHONE if prefers_calls else Channel.DESK,
+    }
+
+
+def _mark_held(form, holder, *, choose: bool) -> None:
+    """Say whose held time it is and, from the call list's "Book it", choose it (the desk still
+    confirms with the button)."""
+    form.held[holder.offer_branch_id, holder.offer_starts_at] = holder.patron.first_name
+    if choose and not form.is_bound:
+        held = Slot(
+            holder.offer_starts_at,
+            holder.offer_ends_at,
+            holder.offer_staff_id,
+            holder.offer_branch_id,
+        )
+        form.initial["slot"] = slot_value(held, any_staff=form.any_staff)
 
 
 @login_required

@@ -200,7 +200,11 @@ def book_it_url(call: Message) -> str | None:
     if call.kind != MessageKind.WAITLIST_OFFER or call.channel != MessageChannel.CALL:
         return None
     entry = next(
-        (e for e in live_offers().filter(patron_id=call.patron_id) if offer_key(e) == call.key),
+        (
+            e
+            for e in live_offers().select_related("offer_branch").filter(patron_id=call.patron_id)
+            if offer_key(e) == call.key
+        ),
         None,
     )
     if entry is None:
@@ -330,7 +334,8 @@ def offer_open_times(now: datetime | None = None) -> dict[str, int]:
         )
         for entry in offered.select_related("topic", "offer_branch", "offer_staff"):
             if not _still_open(entry):
-                WaitlistEntry.objects.filter(pk=entry.pk).update(
+                # Only if still offered: the desk may have just booked it for the holder.
+                WaitlistEntry.objects.filter(pk=entry.pk, state=WaitlistState.OFFERED).update(
                     state=WaitlistState.WAITING, offer_expires_at=None
                 )
                 counts["withdrawn"] += 1

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from appointments.access import hide_private_links
 from appointments.booking import BookingError, find_open_slots
 from appointments.models import (
     Appointment,
@@ -225,6 +226,7 @@ def test_joining_confirms_by_email_with_a_link_to_change_and_to_leave(
     assert (message.channel, message.to, message.state) == ("email", "ann@example.org", "pending")
     assert "Tuesdays or Thursdays, mornings, at any of our libraries" in message.body
     change = path_of(re.search(r"http\S+/change/", message.body).group(0))
+    assert change.split("/")[-3] not in hide_private_links(message.body)  # As staff see it.
 
     page = client.get(change).content.decode()
     assert "Your place on the waiting list for Computer basics" in page

@@ -229,7 +229,7 @@ def test_every_other_patron_and_desk_page_passes_the_audit(page, library):
 def test_privacy_waiting_list_and_working_day_pages_pass_the_audit(page, library):
     from appointments.links import private_path
     from appointments.models import WaitlistEntry
-    from appointments.waitlist import offer_open_times, offer_token
+    from appointments.waitlist import offer_open_times, offer_token, place_token
 
     branch, topic, ana = library
     appointment = make_appointment(
@@ -250,6 +250,8 @@ def test_privacy_waiting_list_and_working_day_pages_pass_the_audit(page, library
         manage + "my-data/",
         manage + "my-data/delete/",
         f"/waiting-list/{offer_token(entry)}/",
+        f"/waiting-list/{place_token(entry)}/change/",
+        f"/waiting-list/{place_token(entry)}/leave/",
     ]:
         page.goto(page.base + path)
         audit(page)

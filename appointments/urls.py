@@ -12,6 +12,7 @@ urlpatterns = [
     path("book/<slug:slug>/waiting-list/", views.join_waitlist, name="join_waitlist"),
     path("waiting-list/<str:token>/", views.waitlist_offer, name="waitlist_offer"),
     path("booking/<str:token>/", views.manage, name="manage"),
+    path("booking/<str:token>/calendar.ics", views.calendar_file, name="calendar_file"),
     path("booking/<str:token>/cancel/", views.cancel, name="cancel"),
     path("booking/<str:token>/change/", views.reschedule, name="reschedule"),
     path("booking/<str:token>/my-data/", views.my_data, name="my_data"),

@@ -33,6 +33,7 @@ from .booking import (
     find_open_slots,
     reschedule_appointment,
 )
+from .calendar import appointment_ics
 from .formatting import format_day
 from .forms import (
     ChosenTimeForm,
@@ -298,6 +299,19 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "appointments/manage.html",
         {"appointment": appointment, "token": token},
     )
+
+
+@lookup_limit
+@require_http_methods(["GET"])
+def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
+    """The session as a calendar file, for every patron, not only those who get email."""
+    appointment, refused = _from_link(request, token)
+    if refused:
+        return refused
+    response = HttpResponse(appointment_ics(appointment), content_type="text/calendar")
+    response["Content-Disposition"] = 'attachment; filename="library-help-session.ics"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @lookup_limit

@@ -4,6 +4,11 @@ from datetime import date, datetime, timedelta
 
 
 def format_time(moment: datetime) -> str:
+    """ "2:30 pm", "10 am"; "noon" and "midnight" rather than "12 pm" and "12 am"."""
+    if moment.minute == 0 and moment.hour == 12:
+        return "noon"
+    if moment.minute == 0 and moment.hour == 0:
+        return "midnight"
     hour = moment.hour % 12 or 12
     suffix = "am" if moment.hour < 12 else "pm"
     if moment.minute:

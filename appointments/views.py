@@ -359,6 +359,10 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
         return redirect(manage_url)
     topic = appointment.topic
     context = time_choices(request, topic, appointment.minutes, ignoring=appointment)
+    # Moving to the time it already has is no move: that time is not offered.
+    context["all_slots"] = context["week_slots"] = [
+        slot for slot in context["week_slots"] if slot.start != appointment.starts_at
+    ]
     if request.method == "POST":
         form = _time_form(context, request.POST)
         if form.is_valid():

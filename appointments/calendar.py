@@ -34,7 +34,7 @@ def appointment_ics(appointment: Appointment) -> bytes:
     event.add(
         "description",
         f"A one-on-one help session with {appointment.staff.public_name}.\n"
-        f"To see or cancel it: {private_url(appointment)}",
+        f"To see, change or cancel it: {private_url(appointment)}",
     )
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     calendar.add_component(event)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from patrons.forms import PatronForm
+from patrons.forms import DeskPatronForm
 from patrons.models import AccessRecord, Patron, record_access
 
 from . import access
@@ -64,9 +64,7 @@ def find_patron(request: HttpRequest) -> HttpResponse:
 @desk_only
 @require_http_methods(["GET", "POST"])
 def add_patron(request: HttpRequest) -> HttpResponse:
-    form = PatronForm(request.POST or None)
-    form.fields["name"].label = "Patron's name"
-    form.fields["preferred_contact"].label = "How does the patron want to be reached?"
+    form = DeskPatronForm(request.POST or None)
     carry = urlencode({k: v for k, v in request.GET.items() if k in ("staff", "week")})
     same = None
     if request.method == "POST" and form.is_valid():

@@ -14,6 +14,15 @@ from .slots import Slot
 PARTY_CHOICES = [(1, "Just me"), (2, "2 people"), (3, "3 people")]
 
 
+USUAL_LENGTH = 60
+
+
+def usual_length(lengths: list[int]) -> int:
+    """The length chosen for the patron until they choose another: an hour where offered (most
+    help takes that long), else the offered length nearest to it."""
+    return min(lengths, key=lambda n: (abs(n - USUAL_LENGTH), -n))
+
+
 class NeedForm(forms.Form):
     """What the patron wants help with and how confident they are: staff read it to prepare."""
 
@@ -54,10 +63,22 @@ class NeedForm(forms.Form):
     def __init__(self, *args, topic: Topic, **kwargs):
         super().__init__(*args, **kwargs)
         self.topic = topic
-        self.fields["length"].choices = [(n, f"{n} minutes") for n in topic.session_lengths]
-        if len(topic.session_lengths) == 1:
+        lengths = topic.session_lengths
+        self.fields["length"].choices = [(n, f"{n} minutes") for n in lengths]
+        if len(lengths) == 1:
             # Nothing to choose: the one length is used, whatever a request may say.
             del self.fields["length"]
+            return
+        usual = usual_length(lengths)
+        self.fields["length"].initial = usual
+        shortest = min(lengths)
+        if shortest < usual:
+            self.fields["length"].help_text = (
+                f"Most people choose {usual} minutes; "
+                f"choose {shortest} minutes for one quick question."
+            )
+        else:
+            self.fields["length"].help_text = f"Most people choose {usual} minutes."
 
     def clean(self):
         data = super().clean()

@@ -4,7 +4,9 @@ Everything a day's open times depend on is passed in: weekly hours (in the branc
 time), busy stretches (blocks and booked sessions, in UTC), closures and the booking window.
 Candidate start times are laid out in local wall-clock time and only then turned into instants,
 so a 10:00 session is at 10:00 on both sides of a daylight-saving change, and a time that does
-not exist that day (the hour skipped in spring) is never offered.
+not exist that day (the hour skipped in spring) is never offered. A time the clock shows twice
+(the hour repeated in autumn) is offered twice, once for each time the clock shows it; and
+hours that end inside the skipped hour end when the clock jumps, never later.
 """
 
 from __future__ import annotations
@@ -56,13 +58,49 @@ class Slot:
     branch_id: int
 
 
-def wall_clock(day: date, at: time, tz: ZoneInfo) -> datetime | None:
-    """The instant a local clock shows `at` on `day`, or None if that time is skipped that day."""
-    local = datetime.combine(day, at, tzinfo=tz)
+def wall_clock(day: date, at: time, tz: ZoneInfo, *, fold: int = 0) -> datetime | None:
+    """The instant a local clock shows `at` on `day`, or None if that time is skipped that day.
+
+    When the clock shows `at` twice (clocks going back), fold=0 is the first time, fold=1 the
+    second.
+    """
+    local = datetime.combine(day, at, tzinfo=tz).replace(fold=fold)
     as_utc = local.astimezone(UTC)
     if as_utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
         return None
     return as_utc
+
+
+def wall_clock_all(day: date, at: time, tz: ZoneInfo) -> list[datetime]:
+    """Every instant a local clock shows `at` on `day`: none, one, or two when clocks go back."""
+    first = wall_clock(day, at, tz)
+    second = wall_clock(day, at, tz, fold=1)
+    return [t for t in dict.fromkeys((first, second)) if t is not None]
+
+
+def wall_clock_end(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The instant a stretch of hours ending at `at` on `day` ends.
+
+    A time the clock shows twice ends at its first showing. A time the clock skips ends when the
+    clock jumps over it: a moment later the clock already reads past `at`.
+    """
+    instant = wall_clock(day, at, tz)
+    if instant is not None:
+        return instant
+    # Skipped: before the jump the clock reads earlier than `at`, after it later. The jump lies
+    # between the two readings of `at` with the offsets either side of it.
+    before = datetime.combine(day, at, tzinfo=tz).replace(fold=1).astimezone(UTC)
+    after = datetime.combine(day, at, tzinfo=tz).replace(fold=0).astimezone(UTC)
+    before, after = min(before, after), max(before, after)
+    offset_before = before.astimezone(tz).utcoffset()
+    low, high = 0, int((after - before).total_seconds())  # seconds after `before`
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (before + timedelta(seconds=middle)).astimezone(tz).utcoffset() == offset_before:
+            low = middle
+        else:
+            high = middle
+    return before + timedelta(seconds=high)
 
 
 def days_between(first: date, last: date):
@@ -137,19 +175,18 @@ def open_slots(
                 continue
             if any(c.first_day <= day <= c.last_day for c in closed[stretch.branch_id]):
                 continue
-            window_end = datetime.combine(day, stretch.end, tzinfo=tz).astimezone(UTC)
+            window_end = wall_clock_end(day, stretch.end, tz)
             local = datetime.combine(day, stretch.start)
             while local.date() == day and local.time() < stretch.end:
-                start = wall_clock(day, local.time(), tz)
+                starts = wall_clock_all(day, local.time(), tz)
                 local += step_delta
-                if start is None:
-                    continue
-                end = start + duration
-                if end > window_end:
-                    break
-                if start < earliest or start > latest:
-                    continue
-                if busy_index.overlaps(stretch.staff_id, start - pad_before, end + pad_after):
-                    continue
-                found.add(Slot(start, end, stretch.staff_id, stretch.branch_id))
+                for start in starts:
+                    end = start + duration
+                    if end > window_end:
+                        continue
+                    if start < earliest or start > latest:
+                        continue
+                    if busy_index.overlaps(stretch.staff_id, start - pad_before, end + pad_after):
+                        continue
+                    found.add(Slot(start, end, stretch.staff_id, stretch.branch_id))
     return sorted(found)

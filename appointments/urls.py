@@ -14,6 +14,7 @@ urlpatterns = [
     path("waiting-list/<str:token>/change/", views.waitlist_place, name="waitlist_place"),
     path("waiting-list/<str:token>/leave/", views.waitlist_leave, name="waitlist_leave"),
     path("booking/<str:token>/", views.manage, name="manage"),
+    path("booking/<str:token>/calendar.ics", views.calendar_file, name="calendar_file"),
     path("booking/<str:token>/cancel/", views.cancel, name="cancel"),
     path("booking/<str:token>/change/", views.reschedule, name="reschedule"),
     path("booking/<str:token>/my-data/", views.my_data, name="my_data"),

@@ -35,6 +35,7 @@ from .booking import (
     find_open_slots,
     reschedule_appointment,
 )
+from .calendar import appointment_ics
 from .formatting import format_day
 from .forms import (
     ChosenTimeForm,
@@ -314,6 +315,19 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @lookup_limit
+@require_http_methods(["GET"])
+def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
+    """The session as a calendar file, for every patron, not only those who get email."""
+    appointment, refused = _from_link(request, token)
+    if refused:
+        return refused
+    response = HttpResponse(appointment_ics(appointment), content_type="text/calendar")
+    response["Content-Disposition"] = 'attachment; filename="library-help-session.ics"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@lookup_limit
 @booking_limit
 @require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, token: str) -> HttpResponse:
@@ -358,6 +372,10 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
         return redirect(manage_url)
     topic = appointment.topic
     context = time_choices(request, topic, appointment.minutes, ignoring=appointment)
+    # Moving to the time it already has is no move: that time is not offered.
+    context["all_slots"] = context["week_slots"] = [
+        slot for slot in context["week_slots"] if slot.start != appointment.starts_at
+    ]
     if request.method == "POST":
         form = _time_form(context, request.POST)
         if form.is_valid():

@@ -96,3 +96,29 @@ class PatronForm(forms.ModelForm):
     def validate_constraints(self, exclude=None):
         # The form's own messages above already say what the database constraints would.
         pass
+
+
+class DeskPatronForm(PatronForm):
+    """The same details, asked by the desk: every question speaks about the patron, not to them."""
+
+    LABELS = {
+        "name": "Patron's name",
+        "email": "Patron's email address (optional if you give a phone number)",
+        "phone": "Patron's phone number (optional if you give an email address)",
+        "preferred_contact": "How does the patron want to be reached?",
+        "card_number": "Patron's library card number (optional)",
+        "accessibility_needs": "Anything that would help the patron during the session? (optional)",
+    }
+    HELP_TEXTS = {
+        "name": "So the staff member can greet them.",
+        "email": "Their confirmation and reminder go here if they choose email.",
+        "phone": "For a text message or a call.",
+        "card_number": "Only if they want the session linked to their library card.",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label in self.LABELS.items():
+            self.fields[name].label = label
+        for name, text in self.HELP_TEXTS.items():
+            self.fields[name].help_text = text

@@ -278,10 +278,13 @@ def test_the_repeated_hour_in_autumn_gives_real_distinct_instants():
         assert local.astimezone(UTC) == slot.start
         assert time(1) <= local.time() < time(3)
         assert slot.end <= utc(FALL_BACK, 9)  # 03:00 CST
-    # 01:00 and 01:30 the first time round (CDT), then 02:00 and 02:30 CST.
+    # 01:00 and 01:30 the first time round (CDT), again the second time round (CST), then
+    # 02:00 and 02:30 CST.
     assert instants == [
         utc(FALL_BACK, 6),
         utc(FALL_BACK, 6, 30),
+        utc(FALL_BACK, 7),
+        utc(FALL_BACK, 7, 30),
         utc(FALL_BACK, 8),
         utc(FALL_BACK, 8, 30),
     ]

@@ -249,31 +249,22 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
             )
             return
         reason = self.patron_reason(obj)
-        cancelled, left = 0, []
-        for appointment in stranded:
-            try:
-                done, skipped = closures.cancel_stranded(
-                    [appointment],
-                    by=request.user,
-                    reason=reason,
-                    offer_times=decision == closures.CANCEL_AND_OFFER,
-                )
-            except BookingError:
-                done, skipped = 0, [appointment]
-            if done:
-                LogEntry.objects.log_actions(
-                    user_id=request.user.pk,
-                    queryset=[appointment],
-                    action_flag=CHANGE,
-                    change_message=f"Cancelled by the library: {reason}",
-                    single_object=True,
-                )
-            cancelled += done
-            left += skipped
+        cancelled, left = closures.cancel_stranded(
+            stranded,
+            by=request.user,
+            reason=reason,
+            offer_times=decision == closures.CANCEL_AND_OFFER,
+        )
         if cancelled:
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=cancelled,
+                action_flag=CHANGE,
+                change_message=f"Cancelled by the library: {reason}",
+            )
             self.message_user(
                 request,
-                f"Cancelled {cancelled} session(s). Each patron is told their own way "
+                f"Cancelled {len(cancelled)} session(s). Each patron is told their own way "
                 "(call-list entries for those who want a call), and their staff member too.",
             )
         if left:

@@ -16,7 +16,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import access
-from .booking import cancel_appointment, find_open_slots
+from .booking import BookingError, cancel_appointment, find_open_slots
 from .formatting import format_day, format_when
 from .models import Appointment, Block, Branch, Closure, StaffProfile
 
@@ -146,18 +146,21 @@ def nearest_open_times(appointment: Appointment, count: int = 3, days: int = 14)
 
 def cancel_stranded(
     appointments, *, by, reason: str, offer_times: bool
-) -> tuple[int, list[Appointment]]:
+) -> tuple[list[Appointment], list[Appointment]]:
     """Cancel each session the user may change, telling patron and staff member why. Returns
-    how many were cancelled and the sessions left alone (not the user's to change, or no
-    longer booked)."""
-    cancelled, left = 0, []
+    the sessions cancelled and those left alone (not the user's to change, no longer booked,
+    or busy with another change just then)."""
+    cancelled, left = [], []
     for appointment in appointments:
         if not access.may_change_appointment(by, appointment):
             left.append(appointment)
             continue
         times = nearest_open_times(appointment) if offer_times else []
-        if cancel_appointment(appointment, by_staff=True, by=by, reason=reason, other_times=times):
-            cancelled += 1
-        else:
-            left.append(appointment)
+        try:
+            done = cancel_appointment(
+                appointment, by_staff=True, by=by, reason=reason, other_times=times
+            )
+        except BookingError:
+            done = False
+        (cancelled if done else left).append(appointment)
     return cancelled, left

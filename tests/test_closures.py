@@ -397,3 +397,14 @@ def test_clashes_on_the_admin_home_are_only_the_users_own(client, ana, ben, topi
     client.force_login(ana.user)
     home = client.get(reverse("admin:index")).content.decode()
     assert "Booked inside blocked time" not in home
+
+
+def test_a_closure_of_several_days_says_so_in_plain_words(branch, monday):
+    from appointments.closures import closure_reason
+
+    closure = make_closure(branch, monday, monday + timedelta(days=13), reason="renovation")
+    friday = monday + timedelta(days=13)
+    assert closure_reason(closure) == (
+        f"Central Library is closed from {monday:%A} {monday.day} {monday:%B} "
+        f"to {friday:%A} {friday.day} {friday:%B} (renovation)."
+    )

@@ -15,8 +15,9 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,10 +28,10 @@ from django.views.decorators.http import require_POST
 from patrons.models import AccessRecord, phone_search_condition, record_access
 from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone, phone_digits
 
-from . import access
+from . import access, closures
 from .booking import BookingError, record_outcome
 from .calendar_view import build_calendar
-from .formatting import format_day, format_when, parse_day
+from .formatting import format_day, format_time, format_when, parse_day
 from .links import calendar_feed_url
 from .models import (
     Appointment,
@@ -99,6 +100,180 @@ class OwnScheduleAdmin(PrivateLookupsAdmin):
             if own is not None:
                 obj.staff = own
         super().save_model(request, obj, form, change)
+
+
+class StrandedSessionsForm(forms.ModelForm):
+    """A closure or a block that would cover booked sessions is not saved until staff have seen
+    them listed and chosen what happens to them: the form is shown again with the list and the
+    choice. The list travels back as the sessions' ids; if it no longer matches (a session was
+    booked or cancelled meanwhile, or the page was tampered with) nothing is saved and the list
+    is shown afresh."""
+
+    decision = forms.ChoiceField(
+        label="What should happen to them?",
+        choices=closures.DECISIONS,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    sessions = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    user = None  # set by the admin's get_form
+    covering_fields: tuple[str, ...] = ()
+
+    def find_stranded(self, cleaned):
+        raise NotImplementedError
+
+    def clean(self):
+        cleaned = super().clean()
+        self.stranded = []
+        if self.errors:
+            return cleaned
+        if self.instance.pk is not None and not set(self.covering_fields) & set(self.changed_data):
+            return cleaned  # Only the reason changed: the time covered is what it was.
+        self.stranded = list(self.find_stranded(cleaned))
+        if not self.stranded:
+            return cleaned
+        shown = self.data.get("sessions", "")
+        if shown and set(shown.split(",")) != set(self.stranded_ids.split(",")):
+            self.add_error(
+                "decision",
+                "The booked sessions in this time have changed since the page was shown. "
+                "Check the list again and choose what should happen to them.",
+            )
+        elif not shown or not cleaned.get("decision"):
+            count = len(self.stranded)
+            self.add_error(
+                "decision",
+                f"{'One booked session falls' if count == 1 else f'{count} booked sessions fall'}"
+                " in this time. Choose what should happen to them, then save again.",
+            )
+        return cleaned
+
+    @property
+    def stranded_ids(self) -> str:
+        return ",".join(str(appointment.pk) for appointment in self.stranded)
+
+    def stranded_rows(self) -> list[dict]:
+        """The list as the user may see it: a patron's name only for those who may see the
+        patron (a librarian sees only her own, and her block covers only her own sessions)."""
+        rows = []
+        for appointment in self.stranded:
+            patron = appointment.patron
+            visible = access.may_see_patron(self.user, patron)
+            rows.append(
+                {
+                    "when": f"{format_when(appointment.local_starts_at)}–"
+                    f"{format_time(appointment.local_ends_at)}",
+                    "topic": appointment.topic.name,
+                    "staff": appointment.staff.public_name,
+                    "branch": appointment.branch.name,
+                    "patron": patron.name if visible and patron else "A patron",
+                    "reached_by": (
+                        patron.get_preferred_contact_display().lower()
+                        if visible and patron
+                        else "their own way"
+                    ),
+                }
+            )
+        return rows
+
+
+def branch_today(branch: Branch):
+    return timezone.now().astimezone(branch.tz).date()
+
+
+class ClosureForm(StrandedSessionsForm):
+    covering_fields = ("branch", "first_day", "last_day")
+
+    class Meta:
+        model = Closure
+        fields = ["branch", "first_day", "last_day", "reason"]
+
+    def clean(self):
+        cleaned = super().clean()
+        branch, last_day = cleaned.get("branch"), cleaned.get("last_day")
+        dates_changed = self.instance.pk is None or {"first_day", "last_day"} & set(
+            self.changed_data
+        )
+        if branch and last_day and dates_changed and last_day < branch_today(branch):
+            self.add_error(
+                "last_day",
+                "This closure would end before today. Check the dates: a closure is for "
+                "today or later.",
+            )
+        return cleaned
+
+    def find_stranded(self, cleaned):
+        branch, first, last = (cleaned.get(f) for f in self.covering_fields)
+        if not (branch and first and last) or last < first:
+            return []
+        return closures.booked_in_closure(branch, first, last)
+
+
+class BlockForm(StrandedSessionsForm):
+    covering_fields = ("staff", "starts_at", "ends_at")
+
+    class Meta:
+        model = Block
+        fields = ["staff", "starts_at", "ends_at", "reason"]
+
+    def find_stranded(self, cleaned):
+        staff, starts, ends = (cleaned.get(f) for f in self.covering_fields)
+        if not (staff and starts and ends) or ends <= starts:
+            return []
+        return closures.booked_in_block(staff, starts, ends)
+
+
+class StrandedSessionsAdmin(admin.ModelAdmin):
+    """Saving over booked sessions: the confirmation step, then what was chosen."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    def patron_reason(self, obj) -> str:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        stranded = getattr(form, "stranded", [])
+        if not stranded:
+            return
+        decision = form.cleaned_data.get("decision")
+        if decision == closures.KEEP:
+            self.message_user(
+                request,
+                f"Kept {len(stranded)} booked session(s). Each shows as a clash on the calendar "
+                "and under “Needs attention” on the admin home until it is moved or cancelled.",
+                "warning",
+            )
+            return
+        reason = self.patron_reason(obj)
+        cancelled, left = closures.cancel_stranded(
+            stranded,
+            by=request.user,
+            reason=reason,
+            offer_times=decision == closures.CANCEL_AND_OFFER,
+        )
+        if cancelled:
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=cancelled,
+                action_flag=CHANGE,
+                change_message=f"Cancelled by the library: {reason}",
+            )
+            self.message_user(
+                request,
+                f"Cancelled {len(cancelled)} session(s). Each patron is told their own way "
+                "(call-list entries for those who want a call), and their staff member too.",
+            )
+        if left:
+            self.message_user(
+                request,
+                f"{len(left)} session(s) could not be cancelled here and stay booked: they show "
+                "under “Needs attention” on the admin home.",
+                "warning",
+            )
 
 
 class AvailabilityInline(admin.TabularInline):
@@ -212,11 +387,23 @@ class AvailabilityAdmin(OwnScheduleAdmin):
 
 
 @admin.register(Block)
-class BlockAdmin(OwnScheduleAdmin):
+class BlockAdmin(StrandedSessionsAdmin, OwnScheduleAdmin):
+    form = BlockForm
     list_display = ["staff", "starts_at", "ends_at", "reason"]
     list_filter = ["staff", ("starts_at", admin.DateFieldListFilter)]
     search_fields = ["reason", "staff__public_name"]
     fields = ["staff", "starts_at", "ends_at", "reason"]
+
+    def patron_reason(self, obj) -> str:
+        return closures.block_reason(obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Started from the calendar's "Block this time": back to that calendar."""
+        back = calendar_return_url(request.GET.get("calendar", ""))
+        if back and "_continue" not in request.POST and "_addanother" not in request.POST:
+            super().response_add(request, obj, post_url_continue)  # its "added" message
+            return redirect(back)
+        return super().response_add(request, obj, post_url_continue)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -240,9 +427,31 @@ class BranchAdmin(admin.ModelAdmin):
 
 
 @admin.register(Closure)
-class ClosureAdmin(admin.ModelAdmin):
+class ClosureAdmin(StrandedSessionsAdmin):
+    form = ClosureForm
     list_display = ["branch", "first_day", "last_day", "reason"]
     list_filter = ["branch"]
+    fields = ["branch", "first_day", "last_day", "reason"]
+
+    def patron_reason(self, obj) -> str:
+        return closures.closure_reason(obj)
+
+
+def calendar_return_url(query: str) -> str:
+    """The calendar page a "Block this time" link came from, rebuilt from known parameters
+    only (never an address taken from the request)."""
+    params = QueryDict(query)
+    kept = {}
+    if params.get("view") in ("day", "week"):
+        kept["view"] = params["view"]
+    for name in ("staff", "branch"):
+        if params.get(name, "").isdigit():
+            kept[name] = params[name]
+    with suppress(ValueError):
+        kept["date"] = datetime.strptime(params.get("date", ""), "%Y-%m-%d").date().isoformat()
+    if not kept:
+        return ""
+    return reverse("admin:appointments_calendar") + "?" + urlencode(kept)
 
 
 @admin.register(Topic)
@@ -451,6 +660,9 @@ class AppointmentAdmin(OwnScheduleAdmin):
         first = chosen - timedelta(days=chosen.weekday()) if view == "week" else chosen
         days = [first + timedelta(days=n) for n in range(7 if view == "week" else 1)]
         staff = [person] if person else list(staff_qs.filter(branches=branch))
+        base_query = (
+            {"staff": person.pk} if params.get("staff") and everyone and person else {}
+        ) or {"branch": branch.pk}
         tables = (
             build_calendar(
                 staff=staff,
@@ -459,6 +671,7 @@ class AppointmentAdmin(OwnScheduleAdmin):
                 today=today,
                 can_block=lambda p: access.is_manager(user) or p.user_id == user.pk,
                 can_book=user.has_perm("appointments.book_for_patron"),
+                back=urlencode({**base_query, "view": view, "date": days[0].isoformat()}),
             )
             if staff
             else []

@@ -429,11 +429,18 @@ def _book(
 
 @transaction.atomic
 def cancel_appointment(
-    appointment: Appointment, *, by_staff: bool = False, by=None, tell_patron: bool = True
+    appointment: Appointment,
+    *,
+    by_staff: bool = False,
+    by=None,
+    tell_patron: bool = True,
+    reason: str = "",
+    other_times: list[str] | None = None,
 ) -> bool:
     """Cancel a confirmed session and tell those who should know. `by` is the staff member
     who recorded it, if any (a patron who rang the desk: by_staff=False, by=the desk).
-    `tell_patron=False` only when the patron is being forgotten.
+    `tell_patron=False` only when the patron is being forgotten. `reason` (in words for the
+    patron) and `other_times` (open times offered instead) go into the messages.
 
     Returns False when it was no longer confirmed (then nothing changes and nobody is told).
     """
@@ -449,7 +456,13 @@ def cancel_appointment(
     )
     if updated:
         appointment.refresh_from_db()
-        messaging.booking_cancelled(appointment, by_staff=by_staff, tell_patron=tell_patron)
+        messaging.booking_cancelled(
+            appointment,
+            by_staff=by_staff,
+            tell_patron=tell_patron,
+            reason=reason,
+            other_times=other_times or [],
+        )
     return bool(updated)
 
 

@@ -42,6 +42,7 @@ class Cell:
     url: str = ""
     block_url: str = ""
     book_url: str = ""
+    clash: str = ""  # a booked session inside a closure or blocked time, said in words
 
 
 def _rows(first: time, last: time) -> list[time]:
@@ -53,9 +54,20 @@ def _rows(first: time, last: time) -> list[time]:
 
 
 def build_calendar(
-    *, staff: list[StaffProfile], branch: Branch, days: list[date], today: date, can_block, can_book
+    *,
+    staff: list[StaffProfile],
+    branch: Branch,
+    days: list[date],
+    today: date,
+    can_block,
+    can_book,
+    back: str = "",
 ):
-    """The calendar's tables: each has columns (days or staff) and rows (half-hours)."""
+    """The calendar's tables: each has columns (days or staff) and rows (half-hours).
+
+    `back` is this calendar's own query, carried by "Block this time" so that saving the
+    block returns here. A booked session inside a closure or blocked time is shown, marked
+    as a clash, never hidden under it."""
     staff_ids = [s.pk for s in staff]
     zone = branch.tz
     now = timezone.now()
@@ -102,13 +114,13 @@ def build_calendar(
                 if covered_until and start < covered_until:
                     column.cells.append(None)
                     continue
-                if closed:
-                    column.cells.append(Cell("closed", "Branch closed", closed.reason))
-                    continue
                 item = next(
                     (a for a in appointments[person.pk] if a.starts_at < end and a.ends_at > start),
                     None,
                 )
+                if closed and item is None:
+                    column.cells.append(Cell("closed", "Branch closed", closed.reason))
+                    continue
                 kind = "appointment"
                 if item is None:
                     item = next(
@@ -119,7 +131,10 @@ def build_calendar(
                 if item is not None:
                     span = max(1, min(ceil((item.ends_at - start) / STEP), len(rows)))
                     covered_until = start + span * STEP
-                    column.cells.append(_item_cell(kind, item, span, zone))
+                    cell = _item_cell(kind, item, span, zone)
+                    if kind == "appointment" and item.status == Status.CONFIRMED:
+                        cell.clash = _clash(item, closed, blocks[person.pk])
+                    column.cells.append(cell)
                     continue
                 working = any(
                     s.weekday == day.weekday()
@@ -141,6 +156,7 @@ def build_calendar(
                                 "staff": person.pk,
                                 "starts": start.isoformat(),
                                 "ends": end.isoformat(),
+                                **({"calendar": back} if back else {}),
                             }
                         )
                     )
@@ -169,6 +185,20 @@ def build_calendar(
         }
         for group in groups
     ]
+
+
+def _clash(appointment, closed, blocks) -> str:
+    if closed:
+        return f"Booked, but the branch is closed ({closed.reason})"
+    block = next(
+        (
+            b
+            for b in blocks
+            if b.starts_at < appointment.ends_at and b.ends_at > appointment.starts_at
+        ),
+        None,
+    )
+    return f"Booked inside blocked time ({block.reason})" if block else ""
 
 
 def _item_cell(kind: str, item, span: int, zone) -> Cell:

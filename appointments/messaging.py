@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from patrons.models import ContactMethod
@@ -121,11 +122,16 @@ def patron_message(
 
 
 def _patron_message(
-    appointment: Appointment, kind: str, *, key: str, send_after: datetime | None = None
+    appointment: Appointment,
+    kind: str,
+    *,
+    key: str,
+    send_after: datetime | None = None,
+    extra: dict | None = None,
 ) -> Message | None:
     if appointment.patron is None:
         return None
-    context = _context(appointment)
+    context = {**_context(appointment), **(extra or {})}
     if kind == MessageKind.FOLLOW_UP:
         context["feedback_link"] = feedback_url(appointment)
     return patron_message(
@@ -138,11 +144,14 @@ def _patron_message(
     )
 
 
-def _staff_message(appointment: Appointment, kind: str, *, key: str) -> Message | None:
+def _staff_message(
+    appointment: Appointment, kind: str, *, key: str, extra: dict | None = None
+) -> Message | None:
     user = appointment.staff.user
     if not user.email:
         return None
-    body = render_to_string(f"messages/staff/{kind}.txt", _context(appointment)).strip() + "\n"
+    context = {**_context(appointment), **(extra or {})}
+    body = render_to_string(f"messages/staff/{kind}.txt", context).strip() + "\n"
     return Message(
         kind=kind,
         channel=MessageChannel.EMAIL,
@@ -211,14 +220,30 @@ def booking_changed(appointment: Appointment) -> None:
 
 
 def booking_cancelled(
-    appointment: Appointment, *, by_staff: bool = False, tell_patron: bool = True
+    appointment: Appointment,
+    *,
+    by_staff: bool = False,
+    tell_patron: bool = True,
+    reason: str = "",
+    other_times: list[str] | None = None,
 ) -> None:
     """`tell_patron=False` when the patron is being forgotten: a message to them would only
-    be deleted with the rest of their record (and must never go out after it)."""
+    be deleted with the rest of their record (and must never go out after it). `reason` says
+    why the library cancelled, in words for the patron; `other_times` are open times offered
+    instead (both empty for an ordinary cancellation)."""
     _skip_pending(appointment, [MessageKind.REMINDER, MessageKind.CONFIRMATION, MessageKind.CHANGE])
+    extra = {
+        "reason": reason,
+        "other_times": other_times or [],
+        "book_link": settings.SITE_URL.rstrip("/")
+        + reverse("appointments:need", args=[appointment.topic.slug]),
+    }
     messages = [
         _staff_message(
-            appointment, MessageKind.STAFF_CANCELLATION, key=f"staff-cancel:{_version(appointment)}"
+            appointment,
+            MessageKind.STAFF_CANCELLATION,
+            key=f"staff-cancel:{_version(appointment)}",
+            extra=extra,
         )
     ]
     patron = appointment.patron
@@ -227,7 +252,10 @@ def booking_cancelled(
     if tell_patron and patron and (by_staff or patron.preferred_contact != ContactMethod.CALL):
         messages.append(
             _patron_message(
-                appointment, MessageKind.CANCELLATION, key=f"cancel:{_version(appointment)}"
+                appointment,
+                MessageKind.CANCELLATION,
+                key=f"cancel:{_version(appointment)}",
+                extra=extra,
             )
         )
     save_new(messages)

@@ -7,7 +7,9 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from . import closures
 from .booking import find_open_slots
+from .formatting import format_when
 from .models import StaffProfile, Topic
 
 
@@ -34,3 +36,12 @@ def staff_without_hours() -> list[StaffProfile]:
             pk__in=with_hours
         )
     )
+
+
+def booked_clashes(user) -> list:
+    """Confirmed upcoming sessions (that this user may see) inside a closure or blocked time:
+    kept on purpose or booked meanwhile, they need someone to move or cancel them."""
+    found = closures.clashes(user)
+    for appointment in found:
+        appointment.when = format_when(appointment.local_starts_at)
+    return found

@@ -61,12 +61,18 @@ def add_class(field, css: str):
 
 @register.simple_tag
 def schedule_warnings(user) -> dict:
-    """For managers: schedules broken before patrons notice (nothing to book, no hours set)."""
-    if not (user.is_superuser or user.has_perm("appointments.manage_all_schedules")):
-        return {}
-    from appointments.schedule_health import staff_without_hours, topics_without_open_time
+    """Booked sessions inside a closure or blocked time, for whoever sees them; and for
+    managers, schedules broken before patrons notice (nothing to book, no hours set)."""
+    from appointments.schedule_health import (
+        booked_clashes,
+        staff_without_hours,
+        topics_without_open_time,
+    )
 
-    return {"topics": topics_without_open_time(), "staff": staff_without_hours()}
+    warnings = {"clashes": booked_clashes(user)}
+    if user.is_superuser or user.has_perm("appointments.manage_all_schedules"):
+        warnings |= {"topics": topics_without_open_time(), "staff": staff_without_hours()}
+    return warnings
 
 
 @register.filter

@@ -1,0 +1,166 @@
+"""Booked sessions that a closure or a block would strand, and what staff do with them.
+
+A closure or a block saved over confirmed upcoming sessions never leaves them silently: the
+admin lists them and staff choose to cancel them (each patron told their own way, with the
+reason in plain words and the nearest free times) or to keep them, and then the calendar and
+the admin home show each clash until someone sorts it out. Cancelling goes through
+`booking.cancel_appointment`, like every other cancellation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.db.models import DateField, Exists, F, Func, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from . import access
+from .booking import BookingError, cancel_appointment, find_open_slots
+from .formatting import format_day, format_when
+from .models import Appointment, Block, Branch, Closure, StaffProfile
+
+CANCEL_AND_OFFER, CANCEL, KEEP = "cancel_and_offer", "cancel", "keep"
+DECISIONS = [
+    (
+        CANCEL_AND_OFFER,
+        "Cancel them, tell each patron their own way, and offer the nearest free times",
+    ),
+    (CANCEL, "Cancel them and tell each patron their own way"),
+    (KEEP, "Keep them booked (the calendar and the admin home will show each clash)"),
+]
+CLOSED_CLASH = "Booked, but the branch is closed"
+BLOCKED_CLASH = "Booked inside blocked time"
+
+
+def _local_day():
+    """A session's start as a date on its branch's clock, computed by PostgreSQL."""
+    local = Func(F("branch__time_zone"), F("starts_at"), function="timezone")
+    return Cast(local, DateField())
+
+
+def booked_in_closure(
+    branch: Branch, first_day: date, last_day: date, now: datetime | None = None
+) -> QuerySet:
+    """Confirmed upcoming sessions at the branch on the closed days (the branch's own dates)."""
+    return (
+        Appointment.objects.upcoming(now)
+        .filter(branch=branch)
+        .annotate(local_day=_local_day())
+        .filter(local_day__gte=first_day, local_day__lte=last_day)
+        .select_related("patron", "topic", "staff", "branch")
+        .order_by("starts_at", "pk")
+    )
+
+
+def booked_in_block(
+    staff: StaffProfile, starts_at: datetime, ends_at: datetime, now: datetime | None = None
+) -> QuerySet:
+    """Confirmed upcoming sessions of the staff member that overlap the blocked time."""
+    return (
+        Appointment.objects.upcoming(now)
+        .filter(staff=staff, starts_at__lt=ends_at, ends_at__gt=starts_at)
+        .select_related("patron", "topic", "staff", "branch")
+        .order_by("starts_at", "pk")
+    )
+
+
+def clashes(user, now: datetime | None = None) -> list[Appointment]:
+    """Confirmed upcoming sessions this user may see that sit inside a closure or a block, each
+    with `clash` saying which (one query)."""
+    closed = Exists(
+        Closure.objects.filter(
+            branch=OuterRef("branch"),
+            first_day__lte=OuterRef("local_day"),
+            last_day__gte=OuterRef("local_day"),
+        )
+    )
+    blocked = Exists(
+        Block.objects.filter(
+            staff=OuterRef("staff"),
+            starts_at__lt=OuterRef("ends_at"),
+            ends_at__gt=OuterRef("starts_at"),
+        )
+    )
+    found = (
+        access.visible_appointments(user, Appointment.objects.upcoming(now))
+        .annotate(local_day=_local_day())
+        .annotate(closed=closed, blocked=blocked)
+        .filter(Q(closed=True) | Q(blocked=True))
+        .select_related("topic", "staff", "branch")
+        .order_by("starts_at")
+    )
+    result = list(found)
+    for appointment in result:
+        appointment.clash = CLOSED_CLASH if appointment.closed else BLOCKED_CLASH
+    return result
+
+
+def closure_reason(closure: Closure) -> str:
+    """Why the library cancelled, in words for the patron."""
+    name = closure.branch.name
+    if closure.first_day == closure.last_day:
+        closed = f"{name} is closed that day"
+    else:
+        closed = (
+            f"{name} is closed from {format_day(closure.first_day)} "
+            f"to {format_day(closure.last_day)}"
+        )
+    return f"{closed} ({closure.reason.strip()})." if closure.reason.strip() else f"{closed}."
+
+
+def block_reason(block: Block) -> str:
+    """A block's own reason is the staff member's business (a dentist, a meeting): the patron
+    hears only that the person who was to help them is not free then."""
+    return f"{block.staff.public_name}, who was to help you, is no longer free at that time."
+
+
+def nearest_open_times(appointment: Appointment, count: int = 3, days: int = 14) -> list[str]:
+    """The `count` open times of the same topic and length nearest the cancelled one, at any
+    branch, in words ("Tuesday 3 March, 2:30 pm, at Central Library"), soonest first. Found by
+    the same code that offers times online, so the closure or block already counts."""
+    today = timezone.localdate()
+    wanted = appointment.local_starts_at.date()
+    first_day = max(today, wanted - timedelta(days=days // 2))
+    slots = find_open_slots(
+        appointment.topic,
+        length=appointment.minutes,
+        first_day=first_day,
+        last_day=max(first_day, wanted) + timedelta(days=days),
+    )
+    nearest = sorted(slots, key=lambda slot: abs(slot.start - appointment.starts_at))
+    chosen, seen = [], set()
+    for slot in nearest:
+        if (slot.start, slot.branch_id) not in seen:
+            seen.add((slot.start, slot.branch_id))
+            chosen.append(slot)
+        if len(chosen) == count:
+            break
+    branches = {b.pk: b for b in Branch.objects.filter(pk__in={s.branch_id for s in chosen})}
+    return [
+        f"{format_when(slot.start.astimezone(branches[slot.branch_id].tz))}, "
+        f"at {branches[slot.branch_id].name}"
+        for slot in sorted(chosen)
+    ]
+
+
+def cancel_stranded(
+    appointments, *, by, reason: str, offer_times: bool
+) -> tuple[list[Appointment], list[Appointment]]:
+    """Cancel each session the user may change, telling patron and staff member why. Returns
+    the sessions cancelled and those left alone (not the user's to change, no longer booked,
+    or busy with another change just then)."""
+    cancelled, left = [], []
+    for appointment in appointments:
+        if not access.may_change_appointment(by, appointment):
+            left.append(appointment)
+            continue
+        times = nearest_open_times(appointment) if offer_times else []
+        try:
+            done = cancel_appointment(
+                appointment, by_staff=True, by=by, reason=reason, other_times=times
+            )
+        except BookingError:
+            done = False
+        (cancelled if done else left).append(appointment)
+    return cancelled, left

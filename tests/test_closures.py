@@ -1,0 +1,410 @@
+"""A closure or a block over booked sessions: staff see them and choose; nobody is stranded.
+
+A burst pipe closes Central Library on Monday. Ana's 10 am and 11 am sessions and Ben's 10 am
+are booked there: Marcus reads email, Dev prefers text messages, Rosa wants a phone call.
+"""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.urls import reverse
+from django.utils import timezone
+
+from appointments.models import Block, Closure, Message, MessageChannel, MessageState, Status
+
+from .factories import (
+    local,
+    make_appointment,
+    make_block,
+    make_closure,
+    make_patron,
+    make_staff,
+    make_user,
+    next_weekday,
+)
+
+pytestmark = pytest.mark.django_db
+ADD_CLOSURE = "admin:appointments_closure_add"
+ADD_BLOCK = "admin:appointments_block_add"
+CALENDAR = "admin:appointments_calendar"
+
+
+@pytest.fixture
+def monday():
+    return next_weekday(0)
+
+
+@pytest.fixture
+def ana(branch, topic):
+    """Ana helps with computer basics at Central: Monday and Tuesday 10 to noon, Wednesday
+    1 to 4 pm."""
+    staff = make_staff(
+        "Ana P.", branch=branch, topics=[topic], hours=[(0, 10, 12), (1, 10, 12), (2, 13, 16)]
+    )
+    staff.user.username, staff.user.email = "ana", "ana@library.example"
+    staff.user.save()
+    return staff
+
+
+@pytest.fixture
+def ben(branch, topic):
+    return make_staff("Ben O.", branch=branch, topics=[topic], hours=[(0, 10, 12)])
+
+
+@pytest.fixture
+def monday_sessions(ana, ben, topic, branch, monday):
+    marcus = make_patron("Marcus Lee", email="marcus@example.org")
+    dev = make_patron("Dev Shah", email="", phone="312-555-0101", preferred_contact="text")
+    rosa = make_patron("Rosa Martinez", email="", phone="312-555-0142", preferred_contact="call")
+    return [
+        make_appointment(
+            staff=ana, topic=topic, branch=branch, patron=marcus, start=local(monday, 10)
+        ),
+        make_appointment(
+            staff=ana, topic=topic, branch=branch, patron=dev, start=local(monday, 11)
+        ),
+        make_appointment(
+            staff=ben, topic=topic, branch=branch, patron=rosa, start=local(monday, 10)
+        ),
+    ]
+
+
+@pytest.fixture
+def manager(client):
+    user = make_user("carmen", groups=("Managers",))
+    client.force_login(user)
+    return user
+
+
+def closure_form(branch, day, **extra):
+    return {
+        "branch": branch.pk,
+        "first_day": day.isoformat(),
+        "last_day": day.isoformat(),
+        "reason": "burst pipe",
+        "_save": "Save",
+        **extra,
+    }
+
+
+def shown_sessions(page: str) -> str:
+    return re.search(r'name="sessions" value="([^"]*)"', page).group(1)
+
+
+def ask_then_choose(client, url, form, decision):
+    """The two steps: save, see the list, choose, save again."""
+    first = client.post(url, form)
+    assert first.status_code == 200
+    page = first.content.decode()
+    assert "Booked sessions in this time" in page
+    return client.post(url, {**form, "sessions": shown_sessions(page), "decision": decision})
+
+
+def statuses(sessions):
+    for session in sessions:
+        session.refresh_from_db()
+    return [session.status for session in sessions]
+
+
+def test_closure_over_booked_sessions_lists_them_and_saves_nothing_yet(
+    client, manager, branch, monday, monday_sessions
+):
+    response = client.post(reverse(ADD_CLOSURE), closure_form(branch, monday))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "3 booked sessions fall in this time" in page
+    for name in ("Marcus Lee", "Dev Shah", "Rosa Martinez"):
+        assert name in page
+    assert "<legend>What should happen to them?</legend>" in page
+    assert "offer the nearest free times" in page
+    assert not Closure.objects.exists()
+    assert statuses(monday_sessions) == [Status.CONFIRMED] * 3
+
+
+def test_manager_closes_the_branch_and_each_patron_is_told_their_own_way(
+    client, manager, branch, monday, monday_sessions
+):
+    response = ask_then_choose(
+        client, reverse(ADD_CLOSURE), closure_form(branch, monday), "cancel_and_offer"
+    )
+    assert response.status_code == 302
+    assert Closure.objects.get().reason == "burst pipe"
+    assert statuses(monday_sessions) == [Status.CANCELLED] * 3
+    assert {s.marked_by for s in monday_sessions} == {manager}
+    why = "Central Library is closed that day (burst pipe)."
+    book_again = f"/book/{monday_sessions[0].topic.slug}/"
+    tuesday = monday + timedelta(days=1)
+    free_time = f"{tuesday:%A} {tuesday.day} {tuesday:%B}, 10 am, at Central Library"
+
+    email = Message.objects.get(kind="cancellation", channel=MessageChannel.EMAIL)
+    assert email.to == "marcus@example.org"
+    assert why in email.body
+    assert "We are sorry" in email.body
+    assert free_time in email.body
+    assert book_again in email.body and "555-0100" in email.body
+
+    text = Message.objects.get(kind="cancellation", channel=MessageChannel.TEXT)
+    assert text.to == "+13125550101"
+    assert why in text.body and free_time in text.body and book_again in text.body
+    assert "résumé" not in text.body  # a text never carries what the patron asked for
+
+    call = Message.objects.get(kind="cancellation", channel=MessageChannel.CALL)
+    assert call.state == MessageState.TO_CALL
+    assert "Rosa Martinez" in call.body and why in call.body and free_time in call.body
+    assert "book again" in call.body
+
+    to_ana = Message.objects.get(
+        kind="staff_cancel", to="ana@library.example", appointment=monday_sessions[0]
+    )
+    assert f"Why: {why}" in to_ana.body
+    assert LogEntry.objects.filter(
+        object_id=str(monday_sessions[0].pk), change_message__contains="burst pipe"
+    ).exists()
+
+    desk = make_user(groups=("Desk",))
+    client.force_login(desk)
+    calls = client.get(reverse("appointments:calls")).content.decode()
+    assert "Rosa Martinez" in calls and "burst pipe" in calls
+
+
+def test_cancelling_without_offering_times_still_says_why_and_how_to_book(
+    client, manager, branch, monday, monday_sessions
+):
+    ask_then_choose(client, reverse(ADD_CLOSURE), closure_form(branch, monday), "cancel")
+    email = Message.objects.get(kind="cancellation", channel=MessageChannel.EMAIL)
+    assert "Central Library is closed that day (burst pipe)." in email.body
+    assert "were free when we wrote" not in email.body
+    assert "To book another session, visit http" in email.body
+
+
+def test_keeping_them_leaves_them_booked_and_shows_each_clash(
+    client, manager, branch, monday, monday_sessions
+):
+    response = ask_then_choose(client, reverse(ADD_CLOSURE), closure_form(branch, monday), "keep")
+    assert response.status_code == 302
+    assert Closure.objects.exists()
+    assert statuses(monday_sessions) == [Status.CONFIRMED] * 3
+    assert not Message.objects.filter(kind="cancellation").exists()
+
+    day = client.get(
+        reverse(CALENDAR), {"branch": branch.pk, "view": "day", "date": monday.isoformat()}
+    ).content.decode()
+    assert day.count("Booked, but the branch is closed (burst pipe)") == 3
+    assert "10 am–11 am Computer basics" in day
+    assert "Branch closed" in day  # the rest of the day
+
+    home = client.get(reverse("admin:index")).content.decode()
+    assert "Needs attention" in home
+    assert home.count("Booked, but the branch is closed") == 3
+    assert reverse("admin:appointments_appointment_change", args=[monday_sessions[0].pk]) in home
+
+
+def test_ana_blocks_time_over_her_own_session_and_is_asked_first(client, ana, topic, branch):
+    wednesday = next_weekday(2)
+    marcus = make_patron("Marcus Lee", email="marcus@example.org")
+    session = make_appointment(
+        staff=ana, topic=topic, branch=branch, patron=marcus, start=local(wednesday, 14)
+    )
+    client.force_login(ana.user)
+    form = {
+        "staff": ana.pk,
+        "starts_at_0": wednesday.isoformat(),
+        "starts_at_1": "14:00",
+        "ends_at_0": wednesday.isoformat(),
+        "ends_at_1": "15:00",
+        "reason": "Dentist",
+        "_save": "Save",
+    }
+    first = client.post(reverse(ADD_BLOCK), form).content.decode()
+    assert "One booked session falls in this time" in first
+    assert "Marcus Lee" in first  # her own patron
+    assert not Block.objects.exists()
+
+    response = ask_then_choose(client, reverse(ADD_BLOCK), form, "cancel_and_offer")
+    assert response.status_code == 302
+    assert statuses([session]) == [Status.CANCELLED]
+    email = Message.objects.get(kind="cancellation", patron=marcus)
+    assert "Ana P., who was to help you, is no longer free at that time." in email.body
+    assert "Dentist" not in email.body  # the block's own reason is Ana's business
+
+
+def test_ana_keeps_her_session_and_the_calendar_marks_it(client, ana, topic, branch):
+    wednesday = next_weekday(2)
+    make_appointment(staff=ana, topic=topic, branch=branch, start=local(wednesday, 14))
+    client.force_login(ana.user)
+    form = {
+        "staff": ana.pk,
+        "starts_at_0": wednesday.isoformat(),
+        "starts_at_1": "14:00",
+        "ends_at_0": wednesday.isoformat(),
+        "ends_at_1": "15:00",
+        "reason": "Staff meeting",
+        "_save": "Save",
+    }
+    ask_then_choose(client, reverse(ADD_BLOCK), form, "keep")
+    week = client.get(reverse(CALENDAR), {"date": wednesday.isoformat()}).content.decode()
+    assert "Booked inside blocked time (Staff meeting)" in week
+    assert "cell-clash" in week
+    home = client.get(reverse("admin:index")).content.decode()
+    assert "Booked inside blocked time" in home
+
+
+def test_librarian_cannot_cancel_a_colleagues_sessions_with_a_block(
+    client, ana, ben, topic, branch
+):
+    monday = next_weekday(0)
+    bens = make_appointment(staff=ben, topic=topic, branch=branch, start=local(monday, 10))
+    client.force_login(ana.user)
+    response = client.post(
+        reverse(ADD_BLOCK),
+        {
+            "staff": ben.pk,
+            "starts_at_0": monday.isoformat(),
+            "starts_at_1": "10:00",
+            "ends_at_0": monday.isoformat(),
+            "ends_at_1": "11:00",
+            "reason": "Meeting",
+            "sessions": str(bens.pk),
+            "decision": "cancel",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert bens.patron.name not in response.content.decode()
+    assert not Block.objects.exists()
+    assert statuses([bens]) == [Status.CONFIRMED]
+
+
+def test_librarian_cannot_add_a_closure(client, ana, branch, monday, monday_sessions):
+    client.force_login(ana.user)
+    response = client.post(reverse(ADD_CLOSURE), closure_form(branch, monday))
+    assert response.status_code == 403
+    assert not Closure.objects.exists()
+
+
+def test_a_tampered_session_list_changes_nothing(client, manager, branch, monday, monday_sessions):
+    first = client.post(reverse(ADD_CLOSURE), closure_form(branch, monday)).content.decode()
+    only_one = shown_sessions(first).split(",")[0]
+    response = client.post(
+        reverse(ADD_CLOSURE),
+        closure_form(branch, monday, sessions=only_one, decision="cancel"),
+    )
+    assert response.status_code == 200
+    assert "have changed since the page was shown" in response.content.decode()
+    assert not Closure.objects.exists()
+    assert statuses(monday_sessions) == [Status.CONFIRMED] * 3
+
+
+def test_a_decision_without_the_list_being_shown_changes_nothing(
+    client, manager, branch, monday, monday_sessions
+):
+    response = client.post(reverse(ADD_CLOSURE), closure_form(branch, monday, decision="cancel"))
+    assert response.status_code == 200
+    assert not Closure.objects.exists()
+    assert statuses(monday_sessions) == [Status.CONFIRMED] * 3
+
+
+def test_an_unknown_decision_changes_nothing(client, manager, branch, monday, monday_sessions):
+    first = client.post(reverse(ADD_CLOSURE), closure_form(branch, monday)).content.decode()
+    response = client.post(
+        reverse(ADD_CLOSURE),
+        closure_form(branch, monday, sessions=shown_sessions(first), decision="delete_all"),
+    )
+    assert response.status_code == 200
+    assert not Closure.objects.exists()
+    assert statuses(monday_sessions) == [Status.CONFIRMED] * 3
+
+
+def test_a_closure_in_the_past_is_refused(client, manager, branch):
+    last_week = timezone.localdate() - timedelta(days=7)
+    response = client.post(reverse(ADD_CLOSURE), closure_form(branch, last_week))
+    assert response.status_code == 200
+    assert "This closure would end before today" in response.content.decode()
+    assert not Closure.objects.exists()
+
+
+def test_a_closure_with_no_booked_sessions_saves_directly(client, manager, branch, ana, monday):
+    response = client.post(reverse(ADD_CLOSURE), closure_form(branch, monday))
+    assert response.status_code == 302
+    assert Closure.objects.get().first_day == monday
+
+
+def test_changing_only_the_reason_does_not_ask_again(
+    client, manager, branch, monday, monday_sessions
+):
+    closure = make_closure(branch, monday, reason="burst pipe")
+    response = client.post(
+        reverse("admin:appointments_closure_change", args=[closure.pk]),
+        closure_form(branch, monday, reason="burst pipe, repairs under way"),
+    )
+    assert response.status_code == 302
+    closure.refresh_from_db()
+    assert closure.reason == "burst pipe, repairs under way"
+
+
+def test_block_this_time_returns_to_the_calendar(client, ana):
+    wednesday = next_weekday(2)
+    client.force_login(ana.user)
+    week = client.get(reverse(CALENDAR), {"date": wednesday.isoformat()}).content.decode()
+    link = re.search(r'href="([^"]+)">Block this time', week).group(1).replace("&amp;", "&")
+    start = re.search(r"starts=([^&]+)", link).group(1)
+    assert "calendar=" in link
+    response = client.post(
+        link,
+        {
+            "staff": ana.pk,
+            "starts_at_0": start[:10],
+            "starts_at_1": "13:00",
+            "ends_at_0": start[:10],
+            "ends_at_1": "13:30",
+            "reason": "Staff meeting",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    monday = wednesday - timedelta(days=wednesday.weekday())
+    assert response.url.startswith(reverse(CALENDAR) + "?")
+    assert f"date={monday.isoformat()}" in response.url
+    assert Block.objects.filter(reason="Staff meeting").exists()
+
+
+def test_block_return_address_is_only_ever_the_calendar(client, ana):
+    client.force_login(ana.user)
+    wednesday = next_weekday(2)
+    response = client.post(
+        reverse(ADD_BLOCK) + "?calendar=" + "https%3A%2F%2Fevil.example%2F",
+        {
+            "staff": ana.pk,
+            "starts_at_0": wednesday.isoformat(),
+            "starts_at_1": "13:00",
+            "ends_at_0": wednesday.isoformat(),
+            "ends_at_1": "13:30",
+            "reason": "Staff meeting",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    assert "evil" not in response.url
+
+
+def test_clashes_on_the_admin_home_are_only_the_users_own(client, ana, ben, topic, branch):
+    monday = next_weekday(0)
+    make_appointment(staff=ben, topic=topic, branch=branch, start=local(monday, 10))
+    make_block(ben, local(monday, 10), local(monday, 11))
+    client.force_login(ana.user)
+    home = client.get(reverse("admin:index")).content.decode()
+    assert "Booked inside blocked time" not in home
+
+
+def test_a_closure_of_several_days_says_so_in_plain_words(branch, monday):
+    from appointments.closures import closure_reason
+
+    closure = make_closure(branch, monday, monday + timedelta(days=13), reason="renovation")
+    friday = monday + timedelta(days=13)
+    assert closure_reason(closure) == (
+        f"Central Library is closed from {monday:%A} {monday.day} {monday:%B} "
+        f"to {friday:%A} {friday.day} {friday:%B} (renovation)."
+    )

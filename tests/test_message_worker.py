@@ -150,7 +150,8 @@ def _holder_pid() -> int | None:
     """The database connection that holds the sender's lock, if any."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted",
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [int(locks.LockSpace.SENDER)],
         )
         row = cursor.fetchone()

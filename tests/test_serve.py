@@ -32,7 +32,8 @@ def _wait_until(condition, seconds: float = 30.0) -> bool:
 def _sender_pid() -> int | None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted",
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [int(locks.LockSpace.SENDER)],
         )
         row = cursor.fetchone()

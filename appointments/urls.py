@@ -28,6 +28,7 @@ urlpatterns = [
     path("desk/patron/<int:patron_id>/lift-pause/", today.lift_pause, name="lift_pause"),
     path("desk/calls/", calls.call_list, name="calls"),
     path("desk/calls/<int:pk>/", calls.mark_call, name="mark_call"),
+    path("desk/calls/<int:pk>/undo/", calls.undo_call, name="undo_call"),
     path("desk/", desk.find_patron, name="desk"),
     path("desk/patron/new/", desk.add_patron, name="desk_add_patron"),
     path("desk/patron/<int:patron_id>/book/", desk.book, name="desk_book"),

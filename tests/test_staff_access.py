@@ -182,6 +182,7 @@ DESK_URL_NAMES = {
     "lift_pause",
     "calls",
     "mark_call",
+    "undo_call",
     "desk",
     "desk_add_patron",
     "desk_book",
@@ -198,6 +199,7 @@ def desk_urls_about(lib: Library) -> list[str]:
         "session_cancel": [session.reference],
         "lift_pause": [lib.marcus.pk],
         "mark_call": [call.pk],
+        "undo_call": [call.pk],
         "desk_book": [lib.marcus.pk],
         "desk_booked": [session.reference],
     }

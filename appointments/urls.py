@@ -22,6 +22,7 @@ urlpatterns = [
     path("calendar/<uuid:key>.ics", feeds.staff_calendar, name="staff_calendar"),
     path("desk/today/", today.today, name="today"),
     path("desk/today/walk-in/", today.walk_in, name="walk_in"),
+    path("desk/session/<uuid:reference>/", desk.session, name="session"),
     path("desk/session/<uuid:reference>/mark/", today.mark, name="mark"),
     path("desk/session/<uuid:reference>/move/", desk.move_session, name="session_move"),
     path("desk/session/<uuid:reference>/cancel/", desk.cancel_session, name="session_cancel"),
@@ -31,6 +32,7 @@ urlpatterns = [
     path("desk/calls/<int:pk>/undo/", calls.undo_call, name="undo_call"),
     path("desk/", desk.find_patron, name="desk"),
     path("desk/patron/new/", desk.add_patron, name="desk_add_patron"),
+    path("desk/patron/<int:patron_id>/", desk.patron, name="desk_patron"),
     path("desk/patron/<int:patron_id>/book/", desk.book, name="desk_book"),
     path("desk/booked/<uuid:reference>/", desk.booked, name="desk_booked"),
 ]

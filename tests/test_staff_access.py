@@ -183,6 +183,8 @@ DESK_URL_NAMES = {
     "calls",
     "mark_call",
     "undo_call",
+    "session",
+    "desk_patron",
     "desk",
     "desk_add_patron",
     "desk_book",
@@ -200,6 +202,8 @@ def desk_urls_about(lib: Library) -> list[str]:
         "lift_pause": [lib.marcus.pk],
         "mark_call": [call.pk],
         "undo_call": [call.pk],
+        "session": [session.reference],
+        "desk_patron": [lib.marcus.pk],
         "desk_book": [lib.marcus.pk],
         "desk_booked": [session.reference],
     }

@@ -60,11 +60,13 @@ def call_list(request: HttpRequest) -> HttpResponse:
         .order_by("-handled_at")
     )
     failed = Message.objects.filter(state=MessageState.FAILED).order_by("-created_at")[:50]
+    shown: dict[int, bool] = {}
     for call in waiting:
         # Accessibility notes follow the privacy rules: the desk sees them on the day.
-        call.show_notes = call.patron is not None and access.may_see_accessibility_needs(
-            request.user, call.patron
-        )
+        patron = call.patron
+        if patron is not None and patron.accessibility_needs and patron.pk not in shown:
+            shown[patron.pk] = access.may_see_accessibility_needs(request.user, patron)
+        call.show_notes = shown.get(call.patron_id, False)
     AccessRecord.objects.bulk_create(
         AccessRecord(user=request.user, patron_id=pk, what=AccessRecord.What.CALL_LIST)
         for pk in {call.patron_id for call in waiting if call.patron_id}

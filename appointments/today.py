@@ -66,7 +66,7 @@ def today(request: HttpRequest) -> HttpResponse:
             Appointment.objects.filter(
                 branch=branch, starts_at__gte=start, starts_at__lt=start + timedelta(days=1)
             )
-            .select_related("patron", "topic", "staff", "marked_by")
+            .select_related("patron", "topic", "staff", "branch", "marked_by")
             .order_by("starts_at", "staff__public_name")
         )
         for s in sessions:

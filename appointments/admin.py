@@ -30,7 +30,7 @@ from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone, phone
 
 from . import access, closures
 from .booking import BookingError, record_outcome
-from .calendar_view import build_calendar
+from .calendar_view import build_calendar, week_that_matters
 from .formatting import format_day, format_time, format_when, parse_day
 from .links import calendar_feed_url
 from .models import (
@@ -656,7 +656,8 @@ class AppointmentAdmin(OwnScheduleAdmin):
         if branch is None:
             branch = person.branches.first() or branches.first()
         today = timezone.now().astimezone(branch.tz).date()
-        chosen = parse_day(params.get("date", ""), today)
+        opening = week_that_matters(timezone.now().astimezone(branch.tz))
+        chosen = parse_day(params.get("date", ""), opening if view == "week" else today)
         first = chosen - timedelta(days=chosen.weekday()) if view == "week" else chosen
         days = [first + timedelta(days=n) for n in range(7 if view == "week" else 1)]
         staff = [person] if person else list(staff_qs.filter(branches=branch))

@@ -53,6 +53,13 @@ def _rows(first: time, last: time) -> list[time]:
     return rows
 
 
+def week_that_matters(now: datetime) -> date:
+    """A day of the week to open on, given the branch's local time: from Friday evening on,
+    this week's sessions are over and the desk books for the next."""
+    weekend = now.weekday() >= 5 or (now.weekday() == 4 and now.time() >= time(17))
+    return now.date() + timedelta(days=7 - now.weekday()) if weekend else now.date()
+
+
 def build_calendar(
     *,
     staff: list[StaffProfile],
@@ -146,6 +153,9 @@ def build_calendar(
                 if not working:
                     column.cells.append(Cell("off"))
                     continue
+                if end <= now:  # gone by: nothing to offer
+                    column.cells.append(Cell("off"))
+                    continue
                 cell = Cell("open", "Open")
                 if can_block(person) and end > now:
                     cell.block_url = (
@@ -206,12 +216,12 @@ def _item_cell(kind: str, item, span: int, zone) -> Cell:
     end = format_time(item.ends_at.astimezone(zone))
     if kind == "block":
         return Cell("block", f"Blocked {start}–{end}", item.reason, span)
-    name = item.patron.first_name if item.patron else "Patron"
+    name = item.patron.short_name if item.patron else "Patron"
     people = "1 person" if item.party_size == 1 else f"{item.party_size} people"
     return Cell(
         "appointment",
         f"{start}–{end} {item.topic.name}",
         f"{name}, {item.get_skill_level_display().lower()}, {people}",
         span,
-        url=reverse("admin:appointments_appointment_change", args=[item.pk]),
+        url=reverse("appointments:session", args=[item.reference]),
     )

@@ -1,11 +1,17 @@
-"""The staff call list: patrons who prefer a phone call, to be called and marked."""
+"""The staff call list: patrons who prefer a phone call, to be called and marked.
+
+A call nobody answered stays on the list, with its tries counted, until it no longer matters:
+the session it is about has started, or (for anything but the news of a cancellation) has been
+cancelled. Follow-up calls and waiting-list offers stay until someone marks them.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,34 +19,56 @@ from django.views.decorators.http import require_POST
 
 from patrons.models import AccessRecord
 
-from .models import Message, MessageChannel, MessageState
+from . import access
+from .models import Message, MessageChannel, MessageKind, MessageState, Status
 from .waitlist import book_it_url
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
+
+OPEN_STATES = [MessageState.TO_CALL, MessageState.NOT_REACHED]
+
+
+def calls_to_make(now: datetime) -> QuerySet:
+    """Calls not yet made, or tried without reaching the patron, that still matter."""
+    session_ahead = Q(appointment__starts_at__gt=now) & (
+        Q(kind=MessageKind.CANCELLATION) | ~Q(appointment__status=Status.CANCELLED)
+    )
+    return Message.objects.filter(
+        Q(appointment__isnull=True) | Q(kind=MessageKind.FOLLOW_UP) | session_ahead,
+        channel=MessageChannel.CALL,
+        state__in=OPEN_STATES,
+    )
 
 
 @login_required
 @desk_only
 def call_list(request: HttpRequest) -> HttpResponse:
-    """Calls waiting (oldest first), calls marked in the last day, and messages that failed."""
-    waiting = (
-        Message.objects.filter(channel=MessageChannel.CALL, state=MessageState.TO_CALL)
-        .select_related("appointment__branch", "appointment__topic", "patron")
+    """Calls waiting (soonest session first), calls made in the last day, and messages that
+    failed."""
+    now = timezone.now()
+    waiting = list(
+        calls_to_make(now)
+        .select_related("appointment__branch", "appointment__topic", "patron", "handled_by")
         .order_by("appointment__starts_at", "created_at")
     )
     done = (
         Message.objects.filter(
             channel=MessageChannel.CALL,
-            state__in=[MessageState.CALLED, MessageState.NOT_REACHED],
-            handled_at__gte=timezone.now() - timedelta(days=1),
+            state=MessageState.CALLED,
+            handled_at__gte=now - timedelta(days=1),
         )
-        .select_related("handled_by")
+        .select_related("handled_by", "patron")
         .order_by("-handled_at")
     )
     failed = Message.objects.filter(state=MessageState.FAILED).order_by("-created_at")[:50]
-    waiting = list(waiting)
+    shown: dict[int, bool] = {}
     for call in waiting:
         call.book_it = book_it_url(call)  # An offer from the waiting list: book it for them.
+        # Accessibility notes follow the privacy rules: the desk sees them on the day.
+        patron = call.patron
+        if patron is not None and patron.accessibility_needs and patron.pk not in shown:
+            shown[patron.pk] = access.may_see_accessibility_needs(request.user, patron)
+        call.show_notes = shown.get(call.patron_id, False)
     AccessRecord.objects.bulk_create(
         AccessRecord(user=request.user, patron_id=pk, what=AccessRecord.What.CALL_LIST)
         for pk in {call.patron_id for call in waiting if call.patron_id}
@@ -52,15 +80,44 @@ def call_list(request: HttpRequest) -> HttpResponse:
 @desk_only
 @require_POST
 def mark_call(request: HttpRequest, pk: int) -> HttpResponse:
+    """Called: the call is done. Not reached: one more try counted; it stays on the list."""
     outcome = request.POST.get("outcome")
     if outcome not in (MessageState.CALLED, MessageState.NOT_REACHED):
         messages.error(request, "Choose whether the call was made or the patron was not reached.")
         return redirect("appointments:calls")
+    tried = {"attempts": F("attempts") + 1} if outcome == MessageState.NOT_REACHED else {}
     updated = Message.objects.filter(
-        pk=pk, channel=MessageChannel.CALL, state=MessageState.TO_CALL
-    ).update(state=outcome, handled_by=request.user, handled_at=timezone.now())
-    if updated:
-        messages.success(request, "Call marked.")
-    else:
+        pk=pk, channel=MessageChannel.CALL, state__in=OPEN_STATES
+    ).update(state=outcome, handled_by=request.user, handled_at=timezone.now(), **tried)
+    if not updated:
         messages.info(request, "Someone has already marked that call.")
+    elif outcome == MessageState.CALLED:
+        messages.success(request, "Call marked done.")
+    else:
+        messages.success(request, "Not reached: the call stays on the list to try again.")
+    return redirect("appointments:calls")
+
+
+@login_required
+@desk_only
+@require_POST
+def undo_call(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take back the last mark on a call: "called" goes back to the list, and the last
+    "not reached" try is no longer counted. Claimed with a conditional update, so that two
+    clicks (or two people) undo one mark, not two."""
+    call = Message.objects.filter(pk=pk, channel=MessageChannel.CALL).first()
+    undone = 0
+    if call is not None and call.state in (MessageState.CALLED, MessageState.NOT_REACHED):
+        tries = call.attempts - (call.state == MessageState.NOT_REACHED)
+        undone = Message.objects.filter(pk=pk, state=call.state, attempts=call.attempts).update(
+            state=MessageState.NOT_REACHED if tries else MessageState.TO_CALL,
+            attempts=tries,
+            # The time of the try before is not kept: the list then says only how many.
+            handled_by=None,
+            handled_at=None,
+        )
+    if undone:
+        messages.success(request, "Undone: the call is back on the list.")
+    else:
+        messages.info(request, "There was nothing to undo on that call.")
     return redirect("appointments:calls")

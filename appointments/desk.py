@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -214,7 +215,61 @@ def _session_to_change(request: HttpRequest, reference) -> Appointment:
 
 
 def _session_page(appointment: Appointment) -> str:
-    return reverse("admin:appointments_appointment_change", args=[appointment.pk])
+    return reverse("appointments:session", args=[appointment.reference])
+
+
+@login_required
+def session(request: HttpRequest, reference) -> HttpResponse:
+    """A session to prepare for: what the patron wants to learn and their skill level first,
+    the date in words, and their own words as text. Read-only: changes go through Move, Cancel
+    or the admin, each under its own rules."""
+    appointment = get_object_or_404(
+        access.visible_appointments(request.user).select_related(
+            "patron", "topic", "branch", "staff"
+        ),
+        reference=reference,
+    )
+    sees_need = access.may_see_need(request.user, appointment)
+    if sees_need:
+        record_access(
+            request.user, appointment.patron, AccessRecord.What.APPOINTMENT, appointment.pk
+        )
+    user = request.user
+    context = {
+        "appointment": appointment,
+        "sees_need": sees_need,
+        "may_change": appointment.is_cancellable
+        and access.may_change_appointment(user, appointment),
+        "may_edit": user.has_perm("appointments.change_appointment"),
+        "patron_page": appointment.patron is not None
+        and access.may_see_patron(user, appointment.patron),
+    }
+    return render(request, "desk/session.html", context)
+
+
+@login_required
+def patron(request: HttpRequest, patron_id: int) -> HttpResponse:
+    """One patron's sessions, coming and recent, to move or cancel when they ring or come in.
+    Librarians reach only their own patrons, and see only their own sessions with them."""
+    user = request.user
+    person = get_object_or_404(access.visible_patrons(user), pk=patron_id)
+    record_access(user, person, AccessRecord.What.PATRON, person.pk)
+    sessions = access.visible_appointments(user).filter(patron=person)
+    sessions = sessions.select_related("topic", "branch", "staff")
+    now = timezone.now()
+    coming = Q(starts_at__gt=now, status=Status.CONFIRMED)
+    upcoming = list(sessions.filter(coming).order_by("starts_at"))
+    recent = list(sessions.exclude(coming).order_by("-starts_at")[:10])
+    for item in upcoming:
+        item.may_change = access.may_change_appointment(user, item)
+    context = {
+        "patron": person,
+        "upcoming": upcoming,
+        "recent": recent,
+        "books": access.books_for_patrons(user),
+        "sees_needs": access.may_see_accessibility_needs(user, person),
+    }
+    return render(request, "desk/patron.html", context)
 
 
 @login_required
@@ -286,7 +341,12 @@ def cancel_session(request: HttpRequest, reference) -> HttpResponse:
     if not appointment.is_cancellable:
         messages.info(request, "This session is over or cancelled already: nothing changed.")
         return redirect(_session_page(appointment))
-    form = CancelForm(request.POST if request.method == "POST" else None)
+    # "Cancel (patron asked)" on the patron's page comes with the answer chosen.
+    who = request.GET.get("who")
+    form = CancelForm(
+        request.POST if request.method == "POST" else None,
+        initial={"who": who} if who in ("patron", "library") else None,
+    )
     if request.method == "POST" and form.is_valid():
         by_library = form.cleaned_data["who"] == "library"
         try:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from patrons.models import AccessRecord, Patron
 
+from . import access
 from .booking import BookingError, pause_reason, record_outcome
 from .formatting import parse_day
 from .models import Appointment, Branch, SkillLevel, Topic, WalkIn
@@ -65,9 +66,12 @@ def today(request: HttpRequest) -> HttpResponse:
             Appointment.objects.filter(
                 branch=branch, starts_at__gte=start, starts_at__lt=start + timedelta(days=1)
             )
-            .select_related("patron", "topic", "staff", "marked_by")
+            .select_related("patron", "topic", "staff", "branch", "marked_by")
             .order_by("starts_at", "staff__public_name")
         )
+        for s in sessions:
+            # The desk greets them today: what they came for; other days stay private.
+            s.sees_need = access.may_see_need(request.user, s)
         AccessRecord.objects.bulk_create(
             AccessRecord(
                 user=request.user,

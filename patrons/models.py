@@ -143,6 +143,12 @@ class Patron(models.Model):
         return self.name.split()[0] if self.name.strip() else ""
 
     @property
+    def short_name(self) -> str:
+        """ "Rosa M.": a first name told apart from another Rosa's, in a crowded week."""
+        first, *rest = self.name.split() or [""]
+        return f"{first} {rest[-1][0]}." if rest else first
+
+    @property
     def phone_display(self) -> str:
         """The number as people here write it: "(312) 555-0142"."""
         return format_phone(self.phone)

@@ -105,9 +105,7 @@ def test_desk_moves_a_session_to_an_open_time_and_the_patron_is_told(
     eleven = slot_value(branch, local(TUESDAY, 11))
     assert eleven in offered_values(page)
     response = client.post(move_url(session) + f"?week={TUESDAY}", {"slot": eleven})
-    assert response["Location"] == reverse(
-        "admin:appointments_appointment_change", args=[session.pk]
-    )
+    assert response["Location"] == reverse("appointments:session", args=[session.reference])
     session.refresh_from_db()
     assert session.starts_at == local(TUESDAY, 11)
     assert Message.objects.filter(appointment=session, kind=MessageKind.CHANGE).exists()

@@ -221,7 +221,9 @@ def test_texts_go_to_the_e164_number_and_the_call_list_shows_the_national_one(
     assert Message.objects.get(patron=rosa).body.startswith("Call Rosa Martinez at (312) 555-0142")
     page = client.get(reverse("appointments:calls")).content.decode()
     assert "Call Rosa Martinez at (312) 555-0142" in page
-    assert "+13125550142" not in page
+    # The number is shown as people write it; the E.164 form only in the tel: link's address.
+    assert 'href="tel:+13125550142">(312) 555-0142</a>' in page
+    assert page.count("+13125550142") == 1
 
 
 def test_the_patrons_own_data_page_shows_the_number_as_people_write_it(

@@ -49,7 +49,7 @@ def test_week_view_shows_every_kind_of_item(client, librarian, topic, branch):
     assert '<th scope="col">Time</th>' in page
     assert '<th scope="row">10 am</th>' in page
     assert "10 am–11 am Computer basics" in page
-    assert "Rosa, new to this, 2 people" in page
+    assert "Rosa M., new to this, 2 people" in page
     assert "Martinez" not in page
     assert "Staff meeting" in page
     assert "Snow day" in page

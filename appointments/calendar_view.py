@@ -140,7 +140,9 @@ def build_calendar(
                     covered_until = start + span * STEP
                     cell = _item_cell(kind, item, span, zone)
                     if kind == "appointment" and item.status == Status.CONFIRMED:
-                        cell.clash = _clash(item, closed, blocks[person.pk])
+                        # The closure shown is this branch's: a session elsewhere is not in it.
+                        here = closed if item.branch_id == branch.pk else None
+                        cell.clash = _clash(item, here, blocks[person.pk])
                     column.cells.append(cell)
                     continue
                 working = any(

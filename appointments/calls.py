@@ -21,7 +21,7 @@ from patrons.models import AccessRecord
 
 from . import access
 from .models import Message, MessageChannel, MessageKind, MessageState, Status
-from .waitlist import book_it_url
+from .waitlist import book_it_url, live_offer_keys
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
@@ -29,12 +29,15 @@ OPEN_STATES = [MessageState.TO_CALL, MessageState.NOT_REACHED]
 
 
 def calls_to_make(now: datetime) -> QuerySet:
-    """Calls not yet made, or tried without reaching the patron, that still matter."""
-    session_ahead = Q(appointment__starts_at__gt=now) & (
-        Q(kind=MessageKind.CANCELLATION) | ~Q(appointment__status=Status.CANCELLED)
-    )
+    """Calls not yet made, or tried without reaching the patron, that still matter: about a
+    session still ahead, a cancellation (until someone tells the patron), a follow-up, or a
+    waiting-list offer that is still held. The worker marks the others skipped."""
+    session_ahead = Q(appointment__starts_at__gt=now) & ~Q(appointment__status=Status.CANCELLED)
+    live_offer = Q(kind=MessageKind.WAITLIST_OFFER, key__in=live_offer_keys())
     return Message.objects.filter(
-        Q(appointment__isnull=True) | Q(kind=MessageKind.FOLLOW_UP) | session_ahead,
+        (Q(appointment__isnull=True) & (~Q(kind=MessageKind.WAITLIST_OFFER) | live_offer))
+        | Q(kind__in=[MessageKind.FOLLOW_UP, MessageKind.CANCELLATION])
+        | session_ahead,
         channel=MessageChannel.CALL,
         state__in=OPEN_STATES,
     )

@@ -122,7 +122,7 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
         topic=topic,
         over_limit=over_limit,
         length=length,
-        initial=_need_of(holder),
+        initial=_need_of(holder, request.user),
     )
     time_form = _time_form(choices, request.POST if request.method == "POST" else None)
     if holder is not None:
@@ -165,14 +165,16 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
     return render(request, "desk/book.html", context)
 
 
-def _need_of(holder) -> dict | None:
-    """The waiting patron's own words, for the desk to check rather than ask again."""
+def _need_of(holder, user) -> dict | None:
+    """The waiting patron's answers, for the desk to check rather than ask again. What they want
+    to learn follows the privacy rule for needs: the desk sees it on the day of a session, and
+    a waiting-list entry has none, so the desk asks them (managers see it)."""
     if holder is None:
         return None
     prefers_calls = holder.patron.preferred_contact == "call"
     return {
         "skill_level": holder.skill_level,
-        "learning_goal": holder.learning_goal,
+        "learning_goal": holder.learning_goal if access.is_manager(user) else "",
         "party_size": holder.party_size,
         "channel": Channel.PHONE if prefers_calls else Channel.DESK,
     }

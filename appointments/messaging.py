@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -182,10 +183,14 @@ def _version(appointment: Appointment) -> str:
     return f"{appointment.reference}:{appointment.sequence}"
 
 
+# Written and not yet done with: waiting to be sent, or a call not made or not yet reached.
+UNFINISHED = [MessageState.PENDING, MessageState.TO_CALL, MessageState.NOT_REACHED]
+
+
 def _skip_pending(appointment: Appointment, kinds) -> None:
-    appointment.messages.filter(
-        kind__in=kinds, state__in=[MessageState.PENDING, MessageState.TO_CALL]
-    ).update(state=MessageState.SKIPPED)
+    appointment.messages.filter(kind__in=kinds, state__in=UNFINISHED).update(
+        state=MessageState.SKIPPED
+    )
 
 
 def booking_made(appointment: Appointment) -> None:
@@ -259,6 +264,24 @@ def booking_cancelled(
             )
         )
     save_new(messages)
+
+
+def retire_stale_calls(now: datetime | None = None) -> int:
+    """Calls about a session that has started, or that was cancelled, no longer matter: they
+    are marked skipped, so they leave the call list and the purge can delete them. A call to
+    tell a patron of a cancellation stays until someone makes it, and so does a follow-up."""
+    now = now or timezone.now()
+    over = Q(appointment__starts_at__lte=now) | Q(appointment__status=Status.CANCELLED)
+    return (
+        Message.objects.filter(
+            over,
+            channel=MessageChannel.CALL,
+            state__in=[MessageState.TO_CALL, MessageState.NOT_REACHED],
+            appointment__isnull=False,
+        )
+        .exclude(kind__in=[MessageKind.CANCELLATION, MessageKind.FOLLOW_UP])
+        .update(state=MessageState.SKIPPED)
+    )
 
 
 def enqueue_reminders(now: datetime | None = None) -> int:

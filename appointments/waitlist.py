@@ -36,6 +36,7 @@ from .models import (
     Message,
     MessageChannel,
     MessageKind,
+    MessageState,
     TimeOfDay,
     WaitlistEntry,
     WaitlistState,
@@ -153,11 +154,11 @@ def leave(entry: WaitlistEntry) -> bool:
     """The patron leaves the waiting list; a time held for them is freed for the next in line.
     The lock keeps the offer run from offering them a time at the same moment."""
     locks.lock(locks.LockSpace.WAITLIST_OFFERS)
-    return bool(
-        WaitlistEntry.objects.filter(
-            pk=entry.pk, state__in=[WaitlistState.WAITING, WaitlistState.OFFERED]
-        ).update(state=WaitlistState.REMOVED, offer_expires_at=None)
-    )
+    left = WaitlistEntry.objects.filter(
+        pk=entry.pk, state__in=[WaitlistState.WAITING, WaitlistState.OFFERED]
+    ).update(state=WaitlistState.REMOVED, offer_expires_at=None)
+    retire_offer_calls()
+    return bool(left)
 
 
 def offer_key(entry: WaitlistEntry) -> str:
@@ -167,6 +168,24 @@ def offer_key(entry: WaitlistEntry) -> str:
 def live_offers():
     return WaitlistEntry.objects.filter(
         state=WaitlistState.OFFERED, offer_expires_at__gt=timezone.now()
+    )
+
+
+def live_offer_keys() -> list[str]:
+    return [offer_key(entry) for entry in live_offers().only("pk", "offers_made")]
+
+
+def retire_offer_calls() -> int:
+    """An offer's call leaves the call list once the offer is over (booked, expired, withdrawn,
+    or the patron left the list): nobody should ring to offer a time that is gone."""
+    return (
+        Message.objects.filter(
+            kind=MessageKind.WAITLIST_OFFER,
+            channel=MessageChannel.CALL,
+            state__in=[MessageState.TO_CALL, MessageState.NOT_REACHED],
+        )
+        .exclude(key__in=live_offer_keys())
+        .update(state=MessageState.SKIPPED)
     )
 
 
@@ -191,6 +210,7 @@ def book_held_time(entry: WaitlistEntry, **booking) -> Appointment:
         WaitlistEntry.objects.filter(
             pk=entry.pk, state=WaitlistState.OFFERED, offer_starts_at=appointment.starts_at
         ).update(state=WaitlistState.BOOKED)
+        retire_offer_calls()
     return appointment
 
 
@@ -384,4 +404,5 @@ def offer_open_times(now: datetime | None = None) -> dict[str, int]:
                 for k, v in slots_for.items()
             }
             counts["offered"] += 1
+        retire_offer_calls()  # Offers that expired or were withdrawn just now.
     return counts

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 def housekeeping() -> dict[str, int]:
     """Waiting-list offers, reminders and follow-ups: the messages no request writes."""
     offers = offer_open_times()
+    messaging.retire_stale_calls()
     return {
         "offered": offers["offered"],
         "reminders": messaging.enqueue_reminders(),

@@ -5,19 +5,28 @@ are booked there: Marcus reads email, Dev prefers text messages, Rosa wants a ph
 """
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
-from appointments.models import Block, Closure, Message, MessageChannel, MessageState, Status
+from appointments.models import (
+    Availability,
+    Block,
+    Closure,
+    Message,
+    MessageChannel,
+    MessageState,
+    Status,
+)
 
 from .factories import (
     local,
     make_appointment,
     make_block,
+    make_branch,
     make_closure,
     make_patron,
     make_staff,
@@ -408,3 +417,19 @@ def test_a_closure_of_several_days_says_so_in_plain_words(branch, monday):
         f"Central Library is closed from {monday:%A} {monday.day} {monday:%B} "
         f"to {friday:%A} {friday.day} {friday:%B} (renovation)."
     )
+
+
+def test_a_session_at_another_branch_is_no_clash_with_this_branchs_closure(
+    client, manager, ana, topic, branch, monday
+):
+    east = make_branch("East Branch")
+    ana.branches.add(east)
+    Availability.objects.create(
+        staff=ana, branch=east, weekday=0, start_time=time(14), end_time=time(16)
+    )
+    make_appointment(staff=ana, topic=topic, branch=east, start=local(monday, 14))
+    Closure.objects.create(branch=branch, first_day=monday, last_day=monday, reason="burst pipe")
+    week = client.get(
+        reverse(CALENDAR), {"staff": ana.pk, "branch": branch.pk, "date": monday.isoformat()}
+    ).content.decode()
+    assert "Booked, but the branch is closed" not in week

@@ -15,6 +15,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from appointments import messaging
+from appointments.booking import cancel_appointment, reschedule_appointment
 from appointments.calendar_view import week_that_matters
 from appointments.formatting import format_day, format_when
 from appointments.models import Appointment, Message, MessageKind, MessageState, Status
@@ -199,6 +201,43 @@ def test_an_unreached_call_stays_with_its_tries_until_the_session_passes(
         occupied_until=started + timedelta(hours=1),
     )
     assert reverse("appointments:mark_call", args=[call.pk]) not in open_page(client, "calls")
+    # The worker then marks it done with, so the purge can delete it in time.
+    assert messaging.retire_stale_calls() == 1
+    call.refresh_from_db()
+    assert call.state == MessageState.SKIPPED
+
+
+def test_an_unreached_call_about_the_old_time_goes_when_the_session_moves(
+    client, desk, librarian, topic, branch, rosa
+):
+    call = reminder_call(rosa, topic, branch, local(next_weekday(1), 10))
+    client.force_login(desk)
+    client.post(reverse("appointments:mark_call", args=[call.pk]), {"outcome": "not_reached"})
+    reschedule_appointment(call.appointment, branch=branch, starts_at=local(next_weekday(3), 10))
+    call.refresh_from_db()
+    assert call.state == MessageState.SKIPPED  # nobody rings with the old time
+    page = open_page(client, "calls")
+    assert reverse("appointments:mark_call", args=[call.pk]) not in page
+
+
+def test_a_call_to_tell_of_a_cancellation_stays_until_someone_makes_it(
+    client, desk, librarian, topic, branch, rosa
+):
+    session = book(patron=rosa, topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    cancel_appointment(session, by_staff=True, by=desk)
+    call = Message.objects.get(appointment=session, kind=MessageKind.CANCELLATION)
+    started = timezone.now() - timedelta(minutes=5)
+    Appointment.objects.filter(pk=session.pk).update(
+        starts_at=started,
+        ends_at=started + timedelta(hours=1),
+        occupied_from=started,
+        occupied_until=started + timedelta(hours=1),
+    )
+    messaging.retire_stale_calls()
+    call.refresh_from_db()
+    assert call.state == MessageState.TO_CALL
+    client.force_login(desk)
+    assert reverse("appointments:mark_call", args=[call.pk]) in open_page(client, "calls")
 
 
 def test_a_call_about_a_cancelled_session_leaves_the_list(

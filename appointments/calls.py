@@ -21,7 +21,7 @@ from patrons.models import AccessRecord
 
 from . import access
 from .models import Message, MessageChannel, MessageKind, MessageState, Status
-from .waitlist import book_it_url, live_offer_keys
+from .waitlist import book_it_url, live_offer_keys, live_offers, offer_key
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
@@ -64,14 +64,13 @@ def call_list(request: HttpRequest) -> HttpResponse:
         .order_by("-handled_at")
     )
     failed = Message.objects.filter(state=MessageState.FAILED).order_by("-created_at")[:50]
-    shown: dict[int, bool] = {}
+    # Accessibility notes follow the privacy rules: the desk sees them on the day.
+    with_notes = {c.patron_id for c in waiting if c.patron and c.patron.accessibility_needs}
+    shown = access.needs_shown_for(request.user, with_notes) if with_notes else set()
+    offers = {offer_key(e): e for e in live_offers().select_related("offer_branch")}
     for call in waiting:
-        call.book_it = book_it_url(call)  # An offer from the waiting list: book it for them.
-        # Accessibility notes follow the privacy rules: the desk sees them on the day.
-        patron = call.patron
-        if patron is not None and patron.accessibility_needs and patron.pk not in shown:
-            shown[patron.pk] = access.may_see_accessibility_needs(request.user, patron)
-        call.show_notes = shown.get(call.patron_id, False)
+        call.book_it = book_it_url(call, offers)  # A waiting-list offer: book it for them.
+        call.show_notes = call.patron_id in shown
     AccessRecord.objects.bulk_create(
         AccessRecord(user=request.user, patron_id=pk, what=AccessRecord.What.CALL_LIST)
         for pk in {call.patron_id for call in waiting if call.patron_id}
@@ -112,7 +111,15 @@ def undo_call(request: HttpRequest, pk: int) -> HttpResponse:
     undone = 0
     if call is not None and call.state in (MessageState.CALLED, MessageState.NOT_REACHED):
         tries = call.attempts - (call.state == MessageState.NOT_REACHED)
-        undone = Message.objects.filter(pk=pk, state=call.state, attempts=call.attempts).update(
+        # Only what the list offers to undo: a call marked done in the last day, or a try on a
+        # call still on the list.
+        recent = Q(handled_at__gte=timezone.now() - timedelta(days=1))
+        undone = Message.objects.filter(
+            recent | Q(state=MessageState.NOT_REACHED),
+            pk=pk,
+            state=call.state,
+            attempts=call.attempts,
+        ).update(
             state=MessageState.NOT_REACHED if tries else MessageState.TO_CALL,
             attempts=tries,
             # The time of the try before is not kept: the list then says only how many.

@@ -372,9 +372,17 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
         return redirect(manage_url)
     topic = appointment.topic
     context = time_choices(request, topic, appointment.minutes, ignoring=appointment)
+
     # Moving to the time it already has is no move: that time is not offered.
+    # The same time at another branch is a real move, and so is the same time with another
+    # staff member, when the patron chose one by name.
+    def same(slot) -> bool:
+        return (slot.start, slot.branch_id) == (appointment.starts_at, appointment.branch_id) and (
+            context["any_staff"] or slot.staff_id == appointment.staff_id
+        )
+
     context["all_slots"] = context["week_slots"] = [
-        slot for slot in context["week_slots"] if slot.start != appointment.starts_at
+        slot for slot in context["week_slots"] if not same(slot)
     ]
     if request.method == "POST":
         form = _time_form(context, request.POST)

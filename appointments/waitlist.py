@@ -214,19 +214,15 @@ def book_held_time(entry: WaitlistEntry, **booking) -> Appointment:
     return appointment
 
 
-def book_it_url(call: Message) -> str | None:
+def book_it_url(call: Message, offers: dict[str, WaitlistEntry] | None = None) -> str | None:
     """For an offer's call on the call list: the desk's booking page for the patron, with the
-    held time chosen; None when the offer has ended or been taken."""
+    held time chosen; None when the offer has ended or been taken. `offers`: the live offers
+    by key, looked up once for a whole list."""
     if call.kind != MessageKind.WAITLIST_OFFER or call.channel != MessageChannel.CALL:
         return None
-    entry = next(
-        (
-            e
-            for e in live_offers().select_related("offer_branch").filter(patron_id=call.patron_id)
-            if offer_key(e) == call.key
-        ),
-        None,
-    )
+    if offers is None:
+        offers = {offer_key(e): e for e in live_offers().select_related("offer_branch")}
+    entry = offers.get(call.key)
     if entry is None:
         return None
     query = {
@@ -384,7 +380,11 @@ def offer_open_times(now: datetime | None = None) -> dict[str, int]:
             entry.state = WaitlistState.OFFERED
             entry.offer_staff_id, entry.offer_branch_id = slot.staff_id, slot.branch_id
             entry.offer_starts_at, entry.offer_ends_at = slot.start, slot.end
-            entry.offer_expires_at = hold_until(branches[slot.branch_id], slot.start, now)
+            # Held no later than the patron's own link can still book it (the topic's notice).
+            entry.offer_expires_at = min(
+                hold_until(branches[slot.branch_id], slot.start, now),
+                slot.start - timedelta(hours=entry.topic.notice_hours),
+            )
             entry.offers_made += 1
             try:
                 with transaction.atomic():

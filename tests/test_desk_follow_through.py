@@ -12,6 +12,8 @@ import re
 from datetime import datetime, time, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -447,3 +449,36 @@ def test_past_working_hours_are_not_offered_as_open(client, desk, librarian, bra
         {"staff": librarian.pk, "date": last_week.isoformat()},
     ).content.decode()
     assert 'class="cell-open"' not in page
+
+
+def test_the_call_list_costs_the_same_queries_for_many_calls(
+    client, desk, librarian, topic, branch
+):
+    def calls_page_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("appointments:calls")).status_code == 200
+        return len(queries)
+
+    client.force_login(desk)
+    today = later_today(branch)
+
+    def phone_patron_booked(n: int, start) -> None:
+        patron = make_patron(
+            f"Patron {n}",
+            email="",
+            phone=f"312-555-01{n:02d}",
+            preferred_contact="call",
+            accessibility_needs="Hard of hearing",
+        )
+        session = make_appointment(
+            staff=librarian, topic=topic, branch=branch, patron=patron, start=start
+        )
+        messaging.booking_made(session)  # the confirmation call
+
+    phone_patron_booked(1, today)  # on the day: the desk sees the notes
+    phone_patron_booked(2, local(next_weekday(1), 10))
+    few = calls_page_queries()
+    for n in range(3, 9):
+        phone_patron_booked(n, local(next_weekday(1) + timedelta(days=7 * n), 10))
+    assert Message.objects.filter(channel="call").count() == 8
+    assert calls_page_queries() == few

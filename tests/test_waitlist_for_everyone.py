@@ -165,11 +165,13 @@ def test_an_offer_made_at_6_22_pm_is_held_the_next_day_until_the_branch_closes(
     entry.refresh_from_db()
     assert entry.state == WaitlistState.OFFERED
     assert offer_open_times(now=local(tuesday, 17, 1))["expired"] == 1
-    # Nobody else waits, so it is offered to her again: now held until the session starts
-    # (Thursday is the next open day, and the session begins before the branch closes).
+    # Nobody else waits, so it is offered to her again: now held until her own link can no
+    # longer book it (Thursday is the next open day, and the session begins before the branch
+    # closes): the topic's notice before the start.
     entry.refresh_from_db()
     assert entry.offers_made == 2
-    assert entry.offer_expires_at == local(next_weekday(3), 10)
+    notice = timedelta(hours=topic.notice_hours)
+    assert entry.offer_expires_at == local(next_weekday(3), 10) - notice
 
 
 def test_a_hold_never_outlasts_the_start_of_the_time_offered(

@@ -1,6 +1,7 @@
 """Template filters for dates and times in plain words."""
 
 from django import template
+from django.utils import timezone
 
 from appointments import formatting
 from patrons.phones import format_phone
@@ -77,5 +78,7 @@ def schedule_warnings(user) -> dict:
 
 @register.filter
 def localtime_in(moment, branch):
-    """A stored (UTC) time on the branch's clock."""
-    return moment.astimezone(branch.tz) if moment else moment
+    """A stored (UTC) time on the branch's clock (the library's, when no branch is chosen)."""
+    if not moment:
+        return moment
+    return moment.astimezone(branch.tz) if branch else timezone.localtime(moment)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from math import ceil
+from math import ceil, floor
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -136,7 +136,19 @@ def build_calendar(
                     )
                     kind = "block"
                 if item is not None:
-                    span = max(1, min(ceil((item.ends_at - start) / STEP), len(rows)))
+                    span = ceil((item.ends_at - start) / STEP)
+                    if kind == "block":
+                        # A session kept inside the block takes its own rows: the block stops
+                        # short of it and picks up again after it.
+                        span = min(
+                            [span]
+                            + [
+                                floor((a.starts_at - start) / STEP)
+                                for a in appointments[person.pk]
+                                if start < a.starts_at < item.ends_at
+                            ]
+                        )
+                    span = max(1, min(span, len(rows)))
                     covered_until = start + span * STEP
                     cell = _item_cell(kind, item, span, zone)
                     if kind == "appointment" and item.status == Status.CONFIRMED:

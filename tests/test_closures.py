@@ -433,3 +433,34 @@ def test_a_session_at_another_branch_is_no_clash_with_this_branchs_closure(
         reverse(CALENDAR), {"staff": ana.pk, "branch": branch.pk, "date": monday.isoformat()}
     ).content.decode()
     assert "Booked, but the branch is closed" not in week
+
+
+def test_a_kept_session_shows_inside_a_longer_block_on_the_calendar(client, ana, topic, branch):
+    wednesday = next_weekday(2)
+    make_appointment(
+        staff=ana,
+        topic=topic,
+        branch=branch,
+        patron=make_patron("Marcus Lee"),
+        start=local(wednesday, 14),
+    )
+    client.force_login(ana.user)
+    form = {
+        "staff": ana.pk,
+        "starts_at_0": wednesday.isoformat(),
+        "starts_at_1": "13:30",
+        "ends_at_0": wednesday.isoformat(),
+        "ends_at_1": "16:00",
+        "reason": "Dentist",
+        "_save": "Save",
+    }
+    ask_then_choose(client, reverse(ADD_BLOCK), form, "keep")
+    for view in ("week", "day"):
+        page = client.get(
+            reverse(CALENDAR), {"view": view, "date": wednesday.isoformat()}
+        ).content.decode()
+        assert "2 pm–3 pm Computer basics" in page
+        assert "Marcus L." in page
+        assert "Booked inside blocked time (Dentist)" in page
+        # The block shows in the half-hour before the session and in the hour after it.
+        assert page.count("Blocked 1:30 pm–4 pm") == 2

@@ -30,7 +30,7 @@ from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone, phone
 
 from . import access, closures
 from .booking import BookingError, record_outcome
-from .calendar_view import build_calendar, week_that_matters
+from .calendar_view import build_calendar, week_that_matters, working_here
 from .formatting import format_day, format_time, format_when, parse_day
 from .links import calendar_feed_url
 from .models import (
@@ -646,10 +646,12 @@ class AppointmentAdmin(OwnScheduleAdmin):
         person = None
         if everyone and params.get("staff", "").isdigit():
             person = staff_qs.filter(pk=params["staff"]).first()
-        if not everyone or (person is None and branch is None and own is not None):
+        # The desk's own profile (one that takes no bookings) has no week worth opening on.
+        opens_own = own is not None and (own.is_bookable or not everyone)
+        if not everyone or (person is None and branch is None and opens_own):
             person = own
         if person is None and branch is None:
-            branch = branches.first()
+            branch = (own.branches.first() if own else None) or branches.first()
         if person is None and branch is None:
             raise Http404("Add a branch and staff first.")
         view = "day" if params.get("view") == "day" else "week"
@@ -660,7 +662,7 @@ class AppointmentAdmin(OwnScheduleAdmin):
         chosen = parse_day(params.get("date", ""), opening if view == "week" else today)
         first = chosen - timedelta(days=chosen.weekday()) if view == "week" else chosen
         days = [first + timedelta(days=n) for n in range(7 if view == "week" else 1)]
-        staff = [person] if person else list(staff_qs.filter(branches=branch))
+        staff = [person] if person else list(working_here(staff_qs, branch, days))
         base_query = (
             {"staff": person.pk} if params.get("staff") and everyone and person else {}
         ) or {"branch": branch.pk}

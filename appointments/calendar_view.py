@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from math import ceil, floor
 from urllib.parse import urlencode
 
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -58,6 +59,24 @@ def week_that_matters(now: datetime) -> date:
     this week's sessions are over and the desk books for the next."""
     weekend = now.weekday() >= 5 or (now.weekday() == 4 and now.time() >= time(17))
     return now.date() + timedelta(days=7 - now.weekday()) if weekend else now.date()
+
+
+def working_here(staff_qs: QuerySet, branch: Branch, days: list[date]) -> QuerySet:
+    """A branch's columns: staff who take bookings there, or have hours or sessions there in
+    these days. A desk profile that takes no bookings is no column of its own."""
+    zone = branch.tz
+    span_start = datetime.combine(days[0], time(0), tzinfo=zone)
+    span_end = datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=zone)
+    hours = Availability.objects.filter(staff=OuterRef("pk"), branch=branch).filter(
+        Q(valid_from__isnull=True) | Q(valid_from__lte=days[-1]),
+        Q(valid_until__isnull=True) | Q(valid_until__gte=days[0]),
+    )
+    sessions = Appointment.objects.filter(
+        staff=OuterRef("pk"), branch=branch, starts_at__lt=span_end, ends_at__gt=span_start
+    ).exclude(status=Status.CANCELLED)
+    return staff_qs.filter(branches=branch).filter(
+        Q(is_bookable=True) | Exists(hours) | Exists(sessions)
+    )
 
 
 def build_calendar(

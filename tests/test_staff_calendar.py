@@ -100,6 +100,40 @@ def test_desk_sees_a_branch_day_with_a_column_per_staff_member(client, librarian
     assert "Block this time" not in page  # the desk does not change staff schedules
 
 
+def test_the_front_desk_opens_on_its_branch_without_an_empty_column_of_its_own(
+    client, librarian, topic, branch
+):
+    make_staff("Ben O.", branch=branch, topics=[topic], hours=[(1, 13, 15)])
+    front_desk = make_staff("Front desk", branch=branch, groups=("Desk",))
+    front_desk.is_bookable = False
+    front_desk.save()
+    client.force_login(front_desk.user)
+    page = client.get(reverse(CALENDAR), {"date": next_weekday(1).isoformat()}).content.decode()
+    assert "Central Library" in page
+    assert '<th scope="col">Ana P.</th>' in page
+    assert '<th scope="col">Front desk</th>' not in page
+    assert "Week of" in page and ": Front desk" not in page
+
+
+def test_a_staff_member_who_takes_no_bookings_shows_only_with_sessions_that_week(
+    client, librarian, topic, branch
+):
+    make_staff("Ben O.", branch=branch, topics=[topic], hours=[(1, 13, 15)])
+    retired = make_staff("Old hand", branch=branch, topics=[topic])
+    retired.is_bookable = False
+    retired.save()
+    tuesday = next_weekday(1)
+    make_appointment(staff=retired, topic=topic, branch=branch, start=local(tuesday, 10))
+    client.force_login(make_user(groups=("Desk",)))
+    params = {"branch": branch.pk, "view": "week"}
+    that_week = client.get(reverse(CALENDAR), {**params, "date": tuesday.isoformat()})
+    assert '<th scope="col">Old hand</th>' in that_week.content.decode()
+    later = tuesday + timedelta(weeks=1)
+    next_week = client.get(reverse(CALENDAR), {**params, "date": later.isoformat()})
+    assert '<th scope="col">Old hand</th>' not in next_week.content.decode()
+    assert '<th scope="col">Ana P.</th>' in next_week.content.decode()
+
+
 def test_branch_week_view_takes_the_same_queries_for_more_staff(client, topic, branch):
     make_staff("Ana P.", branch=branch, topics=[topic], hours=[(1, 10, 12)])
     manager = make_user(groups=("Managers",))

@@ -34,7 +34,7 @@ from .formatting import format_when
 from .forms import CancelForm, DeskBookingForm, MoveForm, PatronSearchForm, slot_value
 from .models import Appointment, Branch, Channel, StaffProfile, Status, Topic
 from .slots import Slot
-from .views import _time_form, time_choices
+from .views import _time_form, time_choices, without_current_time
 from .waitlist import book_held_time, held_offer
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
@@ -287,13 +287,16 @@ def move_session(request: HttpRequest, reference) -> HttpResponse:
     # may give it to whoever is free.
     everyone = access.books_for_patrons(request.user) or access.is_manager(request.user)
     own = None if everyone else appointment.staff
-    choices = time_choices(
-        request,
-        appointment.topic,
-        appointment.minutes,
-        for_desk=True,
-        ignoring=appointment,
-        only_staff=own,
+    choices = without_current_time(
+        time_choices(
+            request,
+            appointment.topic,
+            appointment.minutes,
+            for_desk=True,
+            ignoring=appointment,
+            only_staff=own,
+        ),
+        appointment,
     )
     posted = request.POST if request.method == "POST" else None
     move_form = MoveForm(posted)

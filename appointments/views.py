@@ -193,6 +193,22 @@ def time_choices(
     }
 
 
+def without_current_time(context: dict, appointment) -> dict:
+    """A move page's `time_choices`, less the time the session already has: moving to it is
+    no move. The same time at another branch is a real move, and so is the same time with
+    another staff member, when the page names one."""
+
+    def same(slot) -> bool:
+        return (slot.start, slot.branch_id) == (appointment.starts_at, appointment.branch_id) and (
+            context["any_staff"] or slot.staff_id == appointment.staff_id
+        )
+
+    context["all_slots"] = context["week_slots"] = [
+        slot for slot in context["week_slots"] if not same(slot)
+    ]
+    return context
+
+
 def _time_form(context, data=None) -> TimeChoiceForm:
     return TimeChoiceForm(
         data,
@@ -371,19 +387,9 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
         messages.info(request, too_late_message(appointment))
         return redirect(manage_url)
     topic = appointment.topic
-    context = time_choices(request, topic, appointment.minutes, ignoring=appointment)
-
-    # Moving to the time it already has is no move: that time is not offered.
-    # The same time at another branch is a real move, and so is the same time with another
-    # staff member, when the patron chose one by name.
-    def same(slot) -> bool:
-        return (slot.start, slot.branch_id) == (appointment.starts_at, appointment.branch_id) and (
-            context["any_staff"] or slot.staff_id == appointment.staff_id
-        )
-
-    context["all_slots"] = context["week_slots"] = [
-        slot for slot in context["week_slots"] if not same(slot)
-    ]
+    context = without_current_time(
+        time_choices(request, topic, appointment.minutes, ignoring=appointment), appointment
+    )
     if request.method == "POST":
         form = _time_form(context, request.POST)
         if form.is_valid():

@@ -141,6 +141,24 @@ def test_desk_moves_a_patrons_session_through_the_service(client, desk, libraria
     assert Message.objects.filter(appointment=session, kind=MessageKind.CHANGE).exists()
 
 
+def test_the_desks_move_page_leaves_out_the_time_the_session_already_has(
+    client, desk, librarian, topic, branch
+):
+    tuesday = next_weekday(1)
+    session = book(patron=make_patron(), topic=topic, branch=branch, start=local(tuesday, 10))
+    url = reverse("appointments:session_move", args=[session.reference])
+    ten, eleven = (int(local(tuesday, hour).timestamp()) for hour in (10, 11))
+    client.force_login(desk)
+    page = client.get(url, {"week": tuesday.isoformat()}).content.decode()
+    assert f"{branch.pk}-0-{eleven}" in page
+    assert f'-{ten}"' not in page
+    # Ana moving her own session: only her own times, and not the one it has.
+    client.force_login(librarian.user)
+    page = client.get(url, {"week": tuesday.isoformat()}).content.decode()
+    assert f"{branch.pk}-{librarian.pk}-{eleven}" in page
+    assert f'-{ten}"' not in page
+
+
 def test_a_librarian_reaches_her_own_patron_but_not_a_colleagues(
     client, librarian, ben, topic, branch
 ):

@@ -281,8 +281,13 @@ def test_moving_a_session_to_the_time_it_has_changes_nothing(
     client, desk, librarian, topic, branch
 ):
     session = book(topic=topic, branch=branch, start=local(TUESDAY, 10))
+    # The page does not offer it, and a posted one is refused as not on offer...
     response = client.post(move_url(session), {"slot": slot_value(branch, local(TUESDAY, 10))})
-    assert "The session already has that time." in response.content.decode()
+    assert response.status_code == 200
+    assert "Moved to" not in response.content.decode()
+    # ...and the service, the last word, refuses it too.
+    with pytest.raises(BookingError, match="The session already has that time."):
+        reschedule_appointment(session, branch=branch, starts_at=local(TUESDAY, 10), staff=None)
     assert not Message.objects.filter(appointment=session, kind=MessageKind.CHANGE).exists()
 
 

@@ -234,6 +234,10 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
     def patron_reason(self, obj) -> str:
         raise NotImplementedError
 
+    def staff_reason(self, obj) -> str:
+        """Why, in words for the staff member whose session it was."""
+        return self.patron_reason(obj)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         stranded = getattr(form, "stranded", [])
@@ -253,6 +257,7 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
             stranded,
             by=request.user,
             reason=reason,
+            staff_reason=self.staff_reason(obj),
             offer_times=decision == closures.CANCEL_AND_OFFER,
         )
         if cancelled:
@@ -396,6 +401,9 @@ class BlockAdmin(StrandedSessionsAdmin, OwnScheduleAdmin):
 
     def patron_reason(self, obj) -> str:
         return closures.block_reason(obj)
+
+    def staff_reason(self, obj) -> str:
+        return closures.block_reason_for_staff(obj)
 
     def response_add(self, request, obj, post_url_continue=None):
         """Started from the calendar's "Block this time": back to that calendar."""

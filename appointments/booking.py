@@ -435,12 +435,14 @@ def cancel_appointment(
     by=None,
     tell_patron: bool = True,
     reason: str = "",
+    staff_reason: str = "",
     other_times: list[str] | None = None,
 ) -> bool:
     """Cancel a confirmed session and tell those who should know. `by` is the staff member
     who recorded it, if any (a patron who rang the desk: by_staff=False, by=the desk).
     `tell_patron=False` only when the patron is being forgotten. `reason` (in words for the
-    patron) and `other_times` (open times offered instead) go into the messages.
+    patron), `staff_reason` (for the staff member, when other words fit them) and
+    `other_times` (open times offered instead) go into the messages.
 
     Returns False when it was no longer confirmed (then nothing changes and nobody is told).
     """
@@ -461,6 +463,7 @@ def cancel_appointment(
             by_staff=by_staff,
             tell_patron=tell_patron,
             reason=reason,
+            staff_reason=staff_reason,
             other_times=other_times or [],
         )
     return bool(updated)

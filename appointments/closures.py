@@ -115,6 +115,18 @@ def block_reason(block: Block) -> str:
     return f"{block.staff.public_name}, who was to help you, is no longer free at that time."
 
 
+def block_reason_for_staff(block: Block) -> str:
+    """Why, for the staff member whose session the block cancelled: their own block, or one
+    someone else put in their schedule, with its reason."""
+    by = block.created_by
+    if by is None or by.pk == block.staff.user_id:
+        blocked = "you blocked this time"
+    else:
+        blocked = f"{by.get_full_name() or by.get_username()} blocked this time for you"
+    reason = block.reason.strip()
+    return f"{blocked} ({reason})." if reason else f"{blocked}."
+
+
 def nearest_open_times(appointment: Appointment, count: int = 3, days: int = 14) -> list[str]:
     """The `count` open times of the same topic and length nearest the cancelled one, at any
     branch, in words ("Tuesday 3 March, 2:30 pm, at Central Library"), soonest first. Found by
@@ -145,11 +157,12 @@ def nearest_open_times(appointment: Appointment, count: int = 3, days: int = 14)
 
 
 def cancel_stranded(
-    appointments, *, by, reason: str, offer_times: bool
+    appointments, *, by, reason: str, offer_times: bool, staff_reason: str = ""
 ) -> tuple[list[Appointment], list[Appointment]]:
-    """Cancel each session the user may change, telling patron and staff member why. Returns
-    the sessions cancelled and those left alone (not the user's to change, no longer booked,
-    or busy with another change just then)."""
+    """Cancel each session the user may change, telling patron and staff member why (the staff
+    member in `staff_reason`'s words, when they differ). Returns the sessions cancelled and
+    those left alone (not the user's to change, no longer booked, or busy with another change
+    just then)."""
     cancelled, left = [], []
     for appointment in appointments:
         if not access.may_change_appointment(by, appointment):
@@ -158,7 +171,12 @@ def cancel_stranded(
         times = nearest_open_times(appointment) if offer_times else []
         try:
             done = cancel_appointment(
-                appointment, by_staff=True, by=by, reason=reason, other_times=times
+                appointment,
+                by_staff=True,
+                by=by,
+                reason=reason,
+                staff_reason=staff_reason,
+                other_times=times,
             )
         except BookingError:
             done = False

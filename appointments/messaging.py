@@ -230,12 +230,14 @@ def booking_cancelled(
     by_staff: bool = False,
     tell_patron: bool = True,
     reason: str = "",
+    staff_reason: str = "",
     other_times: list[str] | None = None,
 ) -> None:
     """`tell_patron=False` when the patron is being forgotten: a message to them would only
     be deleted with the rest of their record (and must never go out after it). `reason` says
-    why the library cancelled, in words for the patron; `other_times` are open times offered
-    instead (both empty for an ordinary cancellation)."""
+    why the library cancelled, in words for the patron, and `staff_reason` in words for the
+    staff member when those differ (a block: "you blocked this time"); `other_times` are open
+    times offered instead (all empty for an ordinary cancellation)."""
     _skip_pending(appointment, [MessageKind.REMINDER, MessageKind.CONFIRMATION, MessageKind.CHANGE])
     extra = {
         "reason": reason,
@@ -248,7 +250,7 @@ def booking_cancelled(
             appointment,
             MessageKind.STAFF_CANCELLATION,
             key=f"staff-cancel:{_version(appointment)}",
-            extra=extra,
+            extra={**extra, "reason": staff_reason or reason},
         )
     ]
     patron = appointment.patron

@@ -239,6 +239,44 @@ def test_ana_blocks_time_over_her_own_session_and_is_asked_first(client, ana, to
     assert "Dentist" not in email.body  # the block's own reason is Ana's business
 
 
+def test_ana_is_told_plainly_that_her_own_block_cancelled_her_session(client, ana, topic, branch):
+    wednesday = next_weekday(2)
+    make_appointment(staff=ana, topic=topic, branch=branch, start=local(wednesday, 14))
+    client.force_login(ana.user)
+    form = {
+        "staff": ana.pk,
+        "starts_at_0": wednesday.isoformat(),
+        "starts_at_1": "13:30",
+        "ends_at_0": wednesday.isoformat(),
+        "ends_at_1": "16:00",
+        "reason": "Dentist",
+        "_save": "Save",
+    }
+    ask_then_choose(client, reverse(ADD_BLOCK), form, "cancel")
+    to_ana = Message.objects.get(kind="staff_cancel", to="ana@library.example")
+    assert "Why: you blocked this time (Dentist). The patron is told their own way." in (
+        to_ana.body
+    )
+    assert "who was to help you" not in to_ana.body
+
+
+def test_a_manager_blocking_anas_time_tells_her_who_did(client, manager, ana, topic, branch):
+    wednesday = next_weekday(2)
+    make_appointment(staff=ana, topic=topic, branch=branch, start=local(wednesday, 14))
+    form = {
+        "staff": ana.pk,
+        "starts_at_0": wednesday.isoformat(),
+        "starts_at_1": "14:00",
+        "ends_at_0": wednesday.isoformat(),
+        "ends_at_1": "15:00",
+        "reason": "Covering the front desk",
+        "_save": "Save",
+    }
+    ask_then_choose(client, reverse(ADD_BLOCK), form, "cancel")
+    to_ana = Message.objects.get(kind="staff_cancel", to="ana@library.example")
+    assert "Why: carmen blocked this time for you (Covering the front desk)." in to_ana.body
+
+
 def test_ana_keeps_her_session_and_the_calendar_marks_it(client, ana, topic, branch):
     wednesday = next_weekday(2)
     make_appointment(staff=ana, topic=topic, branch=branch, start=local(wednesday, 14))

@@ -517,6 +517,11 @@ def _reschedule(
             override_reason=limit_override_reason,
             moving=locked,
         )
+    was = {
+        "old_starts_at": locked.starts_at,
+        "old_branch": locked.branch,
+        "old_staff_id": locked.staff_id,
+    }
     for candidate in _free_staff(
         locked.topic, branch, starts_at, length, staff=staff, for_desk=by_staff, ignoring=locked
     ):
@@ -533,7 +538,7 @@ def _reschedule(
                 raise BookingError(PATRON_OVERLAP, "patron_overlap") from error
             locked.refresh_from_db()
             continue
-        messaging.booking_changed(locked)
+        messaging.booking_changed(locked, **was)
         return locked
     raise BookingError(SLOT_TAKEN, "taken")
 

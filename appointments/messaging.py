@@ -41,6 +41,7 @@ from .formatting import format_time, format_when
 from .links import feedback_url, private_url
 from .models import (
     Appointment,
+    Branch,
     Message,
     MessageChannel,
     MessageKind,
@@ -60,6 +61,7 @@ SUBJECTS = {
     MessageKind.FOLLOW_UP: "Did your library help session help?",
     MessageKind.STAFF_NEW_BOOKING: "New session booked",
     MessageKind.STAFF_CANCELLATION: "Session cancelled",
+    MessageKind.STAFF_MOVED: "Session moved",
     MessageKind.WAITLIST_OFFER: "A time has opened for your library help session",
     MessageKind.WAITLIST_JOINED: "You are on the waiting list for a library help session",
 }
@@ -212,14 +214,32 @@ def booking_made(appointment: Appointment) -> None:
     save_new(messages)
 
 
-def booking_changed(appointment: Appointment) -> None:
+def booking_changed(
+    appointment: Appointment, *, old_starts_at: datetime, old_branch: Branch, old_staff_id: int
+) -> None:
+    """The session moved from `old_starts_at` at `old_branch`, with the staff member
+    `old_staff_id`. Its staff member hears of the move, old time and new; one it was given
+    to by the move hears of it as a new session."""
     _skip_pending(appointment, [MessageKind.REMINDER, MessageKind.CONFIRMATION])
+    if appointment.staff_id == old_staff_id:
+        to_staff = _staff_message(
+            appointment,
+            MessageKind.STAFF_MOVED,
+            key=f"staff-moved:{_version(appointment)}",
+            extra={
+                "moved_from": format_when(old_starts_at.astimezone(old_branch.tz))
+                + ("" if old_branch.pk == appointment.branch_id else f" at {old_branch.name}"),
+                "old_branch": old_branch if old_branch.pk != appointment.branch_id else None,
+            },
+        )
+    else:
+        to_staff = _staff_message(
+            appointment, MessageKind.STAFF_NEW_BOOKING, key=f"staff-new:{_version(appointment)}"
+        )
     save_new(
         [
             _patron_message(appointment, MessageKind.CHANGE, key=f"change:{_version(appointment)}"),
-            _staff_message(
-                appointment, MessageKind.STAFF_NEW_BOOKING, key=f"staff-new:{_version(appointment)}"
-            ),
+            to_staff,
         ]
     )
 

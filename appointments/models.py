@@ -446,6 +446,7 @@ class MessageKind(models.TextChoices):
     FOLLOW_UP = "follow_up", "Follow-up after the session"
     STAFF_NEW_BOOKING = "staff_new", "New booking (to staff)"
     STAFF_CANCELLATION = "staff_cancel", "Cancellation (to staff)"
+    STAFF_MOVED = "staff_moved", "Session moved (to staff)"
     WAITLIST_OFFER = "waitlist_offer", "A time for someone on the waiting list"
     WAITLIST_JOINED = "waitlist_joined", "Joined the waiting list"
 

@@ -141,6 +141,23 @@ def test_desk_moves_a_patrons_session_through_the_service(client, desk, libraria
     assert Message.objects.filter(appointment=session, kind=MessageKind.CHANGE).exists()
 
 
+def test_a_move_tells_the_staff_member_the_old_time_and_the_new(
+    client, desk, librarian, topic, branch
+):
+    librarian.user.email = "ana@library.example"
+    librarian.user.save()
+    tuesday, thursday = next_weekday(1), next_weekday(3)
+    session = book(patron=make_patron(), topic=topic, branch=branch, start=local(tuesday, 10))
+    reschedule_appointment(session, branch=branch, starts_at=local(thursday, 11), by=desk)
+    to_ana = Message.objects.get(kind=MessageKind.STAFF_MOVED, to="ana@library.example")
+    old, new = format_when(local(tuesday, 10)), format_when(local(thursday, 11))
+    assert f"Session moved: from {old} to {new}" in to_ana.body
+    assert "Central Library" in to_ana.body
+    assert to_ana.subject == f"Session moved: {new}"
+    # "New session booked" came once, for the booking: a move is no new session.
+    assert Message.objects.filter(kind=MessageKind.STAFF_NEW_BOOKING).count() == 1
+
+
 def test_the_desks_move_page_leaves_out_the_time_the_session_already_has(
     client, desk, librarian, topic, branch
 ):

@@ -1,0 +1,87 @@
+"""Polish from a try-out at the desk: call buttons that say whom and what about, a way back to
+book after a cancellation, the desk account's whole name, the waiting list's wording, only the
+times of day someone works, and names for the blocked-time form's date and time boxes.
+
+Ana (the `librarian` fixture) teaches computer basics at Central, Tuesdays and Thursdays 10 to
+noon; Rosa Martinez prefers a phone call.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from appointments.booking import cancel_appointment
+from appointments.formatting import format_day
+from appointments.models import Message, MessageKind
+
+from .factories import book, local, make_patron, make_user, next_weekday
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def desk(db):
+    return make_user("maria", groups=("Desk",), first_name="María", last_name="Ruiz")
+
+
+@pytest.fixture
+def rosa(db):
+    return make_patron("Rosa Martinez", email="", phone="312-555-0142", preferred_contact="call")
+
+
+def page_of(client, name: str, *args) -> str:
+    response = client.get(reverse(f"appointments:{name}", args=args))
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+# --- The call list -------------------------------------------------------------------------
+
+
+def test_two_calls_to_one_patron_have_buttons_that_say_what_each_is_about(
+    client, desk, librarian, topic, branch, rosa
+):
+    tuesday = book(patron=rosa, topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    thursday = book(patron=rosa, topic=topic, branch=branch, start=local(next_weekday(3), 10))
+    client.force_login(desk)
+    page = page_of(client, "calls")
+    for session in (tuesday, thursday):
+        about = f"Rosa Martinez, booking for {format_day(session.local_starts_at)}"
+        assert f'Called<span class="visually-hidden">: {about}</span>' in page
+        assert f'Not reached<span class="visually-hidden">: {about}</span>' in page
+    assert 'visually-hidden">: (312) 555-0142' not in page
+
+
+def test_a_cancellation_call_leads_to_the_patrons_page_to_book_again(
+    client, desk, librarian, topic, branch, rosa
+):
+    session = book(patron=rosa, topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    cancel_appointment(session, by_staff=True, by=desk)
+    assert Message.objects.filter(kind=MessageKind.CANCELLATION, channel="call").exists()
+    client.force_login(desk)
+    page = page_of(client, "calls")
+    patron_page = reverse("appointments:desk_patron", args=[rosa.pk])
+    assert f'href="{patron_page}">Book again' in page
+    assert f"cancellation for {format_day(session.local_starts_at)}" in page
+
+
+def test_only_a_cancellation_call_offers_to_book_again(
+    client, desk, librarian, topic, branch, rosa
+):
+    book(patron=rosa, topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    client.force_login(desk)
+    assert reverse("appointments:desk_patron", args=[rosa.pk]) not in page_of(client, "calls")
+
+
+def test_no_link_to_a_patron_page_the_user_may_not_open(client, librarian, topic, branch, rosa):
+    """Someone allowed the call list but not every calendar sees no way to Rosa's page."""
+    session = book(patron=rosa, topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    cancel_appointment(session, by_staff=True, by=librarian.user)
+    caller = make_user("caller")
+    caller.user_permissions.add(Permission.objects.get(codename="book_for_patron"))
+    client.force_login(caller)
+    page = page_of(client, "calls")
+    assert "Rosa Martinez, cancellation for" in page
+    assert reverse("appointments:desk_patron", args=[rosa.pk]) not in page

@@ -8,8 +8,11 @@ noon; Rosa Martinez prefers a phone call.
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
+from django.core.management import call_command
 from django.urls import reverse
 
 from appointments.booking import cancel_appointment
@@ -85,3 +88,17 @@ def test_no_link_to_a_patron_page_the_user_may_not_open(client, librarian, topic
     page = page_of(client, "calls")
     assert "Rosa Martinez, cancellation for" in page
     assert reverse("appointments:desk_patron", args=[rosa.pk]) not in page
+
+
+# --- Who is signed in ----------------------------------------------------------------------
+
+
+def test_the_demo_desk_account_is_signed_in_by_its_whole_name(client):
+    call_command("seed_demo", stdout=StringIO())
+    client.force_login(User.objects.get(username="desk"))
+    assert "Signed in as <strong>Front desk</strong>" in page_of(client, "calls")
+
+
+def test_an_account_without_a_name_is_signed_in_by_its_username(client):
+    client.force_login(make_user("frontdesk", groups=("Desk",)))
+    assert "Signed in as <strong>frontdesk</strong>" in page_of(client, "calls")

@@ -19,7 +19,7 @@ from appointments.booking import cancel_appointment
 from appointments.formatting import format_day
 from appointments.models import Message, MessageKind
 
-from .factories import book, local, make_patron, make_user, next_weekday
+from .factories import book, local, make_patron, make_staff, make_topic, make_user, next_weekday
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +102,29 @@ def test_the_demo_desk_account_is_signed_in_by_its_whole_name(client):
 def test_an_account_without_a_name_is_signed_in_by_its_username(client):
     client.force_login(make_user("frontdesk", groups=("Desk",)))
     assert "Signed in as <strong>frontdesk</strong>" in page_of(client, "calls")
+
+
+# --- The waiting list ----------------------------------------------------------------------
+
+
+def start_joining(client, topic):
+    client.post(
+        reverse("appointments:need", args=[topic.slug]),
+        {"skill_level": "some", "learning_goal": "Attachments", "party_size": 1},
+    )
+    return reverse("appointments:join_waitlist", args=[topic.slug])
+
+
+def test_joining_the_waiting_list_for_email_reads_naturally(client, branch):
+    email = make_topic("Email")
+    make_staff("Ana P.", branch=branch, topics=[email], hours=[(1, 10, 12)])
+    join = start_joining(client, email)
+    response = client.post(
+        join, {"name": "Ann Lee", "email": "ann@example.org", "preferred_contact": "email"}
+    )
+    page = response.content.decode()
+    assert "When a time for Email opens that suits you" in page
+    assert "a Email" not in page
+    body = Message.objects.get(kind=MessageKind.WAITLIST_JOINED).body
+    assert "You are on the waiting list for Email." in body
+    assert "a Email" not in body

@@ -8,6 +8,7 @@ noon; Rosa Martinez prefers a phone call.
 
 from __future__ import annotations
 
+from datetime import time
 from io import StringIO
 
 import pytest
@@ -18,6 +19,7 @@ from django.urls import reverse
 from appointments.booking import cancel_appointment
 from appointments.formatting import format_day
 from appointments.models import Message, MessageKind
+from appointments.waitlist import parts_of_day
 
 from .factories import book, local, make_patron, make_staff, make_topic, make_user, next_weekday
 
@@ -128,3 +130,40 @@ def test_joining_the_waiting_list_for_email_reads_naturally(client, branch):
     body = Message.objects.get(kind=MessageKind.WAITLIST_JOINED).body
     assert "You are on the waiting list for Email." in body
     assert "a Email" not in body
+
+
+def test_only_the_times_of_day_someone_works_are_offered(client, librarian, topic, branch):
+    join = start_joining(client, topic)
+    page = client.get(join).content.decode()
+    assert 'value="morning"' in page
+    assert 'value="afternoon"' not in page
+    assert 'value="evening"' not in page
+    assert "Any time of day" in page
+    response = client.post(
+        join,
+        {
+            "name": "Ann Lee",
+            "email": "ann@example.org",
+            "preferred_contact": "email",
+            "time_of_day": "evening",
+        },
+    )
+    assert "Please choose a time of day from the list." in response.content.decode()
+
+    # Someone who takes no bookings working late does not make evenings worth waiting for.
+    profile = make_staff("Zoe R.", branch=branch, topics=[topic], hours=[(2, 16, 20)])
+    profile.is_bookable = False
+    profile.save()
+    assert 'value="evening"' not in client.get(join).content.decode()
+    make_staff("Ben K.", branch=branch, topics=[topic], hours=[(2, 16, 20)])
+    page = client.get(join).content.decode()
+    assert 'value="afternoon"' in page
+    assert 'value="evening"' in page
+
+
+def test_a_session_must_start_in_a_part_of_the_day_to_offer_it():
+    # 4 to 5:30 pm: an hour's session starts at 4:30 at the latest, in the afternoon.
+    assert parts_of_day([(time(16), time(17, 30))], 60) == {"afternoon"}
+    assert parts_of_day([(time(16), time(18))], 60) == {"afternoon", "evening"}
+    assert parts_of_day([(time(9), time(13))], 60) == {"morning", "afternoon"}
+    assert parts_of_day([(time(9), time(9, 30))], 60) == set()

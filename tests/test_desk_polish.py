@@ -167,3 +167,21 @@ def test_a_session_must_start_in_a_part_of_the_day_to_offer_it():
     assert parts_of_day([(time(16), time(18))], 60) == {"afternoon", "evening"}
     assert parts_of_day([(time(9), time(13))], 60) == {"morning", "afternoon"}
     assert parts_of_day([(time(9), time(9, 30))], 60) == set()
+
+
+# --- Blocked time in the admin -------------------------------------------------------------
+
+
+def test_the_blocked_time_form_names_its_date_and_time_boxes(client, librarian):
+    client.force_login(librarian.user)
+    response = client.get(reverse("admin:appointments_block_add"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    for name, box in [
+        ("Start date", "starts_at_0"),
+        ("Start time", "starts_at_1"),
+        ("End date", "ends_at_0"),
+        ("End time", "ends_at_1"),
+    ]:
+        tag = next(t for t in page.split("<input") if f'name="{box}"' in t.split(">")[0])
+        assert f'aria-label="{name}"' in tag.split(">")[0], box

@@ -17,15 +17,36 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from patrons.models import AccessRecord
+from patrons.models import AccessRecord, Patron
 
 from . import access
+from .formatting import format_day
 from .models import Message, MessageChannel, MessageKind, MessageState, Status
 from .waitlist import book_it_url, live_offer_keys, live_offers, offer_key
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
 OPEN_STATES = [MessageState.TO_CALL, MessageState.NOT_REACHED]
+
+# What a call is about, in a few words for its buttons: two calls to one patron must not read
+# the same to a screen reader.
+ABOUT = {
+    MessageKind.CONFIRMATION: "booking",
+    MessageKind.CHANGE: "new time",
+    MessageKind.CANCELLATION: "cancellation",
+    MessageKind.REMINDER: "reminder",
+    MessageKind.FOLLOW_UP: "follow-up",
+    MessageKind.WAITLIST_OFFER: "waiting-list offer",
+    MessageKind.WAITLIST_JOINED: "waiting-list place",
+}
+
+
+def call_about(call: Message) -> str:
+    """Who a call is to and what about: "Rosa Alvarez, reminder for Tuesday 8 December"."""
+    about = ABOUT.get(call.kind, call.get_kind_display().lower())
+    if call.appointment_id:
+        about = f"{about} for {format_day(call.appointment.local_starts_at)}"
+    return f"{call.patron.name if call.patron else call.to}, {about}"
 
 
 def calls_to_make(now: datetime) -> QuerySet:
@@ -54,23 +75,34 @@ def call_list(request: HttpRequest) -> HttpResponse:
         .select_related("appointment__branch", "appointment__topic", "patron", "handled_by")
         .order_by("appointment__starts_at", "created_at")
     )
-    done = (
+    done = list(
         Message.objects.filter(
             channel=MessageChannel.CALL,
             state=MessageState.CALLED,
             handled_at__gte=now - timedelta(days=1),
         )
-        .select_related("handled_by", "patron")
+        .select_related("handled_by", "patron", "appointment__branch")
         .order_by("-handled_at")
     )
+    for call in done:
+        call.about = call_about(call)
     failed = Message.objects.filter(state=MessageState.FAILED).order_by("-created_at")[:50]
     # Accessibility notes follow the privacy rules: the desk sees them on the day.
     with_notes = {c.patron_id for c in waiting if c.patron and c.patron.accessibility_needs}
     shown = access.needs_shown_for(request.user, with_notes) if with_notes else set()
     offers = {offer_key(e): e for e in live_offers().select_related("offer_branch")}
+    # After a cancellation (a closure's too) the desk offers to book again from the patron's
+    # page, for those whose page this user may open.
+    cancelled = {c.patron_id for c in waiting if c.kind == MessageKind.CANCELLATION and c.patron}
+    rebook = set()
+    if cancelled:
+        patrons = access.visible_patrons(request.user, Patron.objects.filter(pk__in=cancelled))
+        rebook = set(patrons.values_list("pk", flat=True))
     for call in waiting:
         call.book_it = book_it_url(call, offers)  # A waiting-list offer: book it for them.
         call.show_notes = call.patron_id in shown
+        call.about = call_about(call)
+        call.rebook = call.kind == MessageKind.CANCELLATION and call.patron_id in rebook
     AccessRecord.objects.bulk_create(
         AccessRecord(user=request.user, patron_id=pk, what=AccessRecord.What.CALL_LIST)
         for pk in {call.patron_id for call in waiting if call.patron_id}

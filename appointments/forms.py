@@ -374,5 +374,15 @@ class WaitlistForm(forms.Form):
         required=False,
         initial=TimeOfDay.ANY,
         widget=forms.RadioSelect,
-        error_messages={"invalid_choice": "Please choose mornings, afternoons, evenings or any."},
+        error_messages={"invalid_choice": "Please choose a time of day from the list."},
     )
+
+    def __init__(self, *args, times_of_day: list[str], **kwargs):
+        """`times_of_day`: the parts of the day someone works (waitlist.times_of_day_offered),
+        besides "any time of day"."""
+        super().__init__(*args, **kwargs)
+        self.fields["time_of_day"].choices = [
+            (value, label)
+            for value, label in TimeOfDay.choices
+            if value == TimeOfDay.ANY or value in times_of_day
+        ]

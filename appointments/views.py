@@ -62,6 +62,7 @@ from .waitlist import (
     entry_from_token,
     joined_message,
     leave,
+    times_of_day_offered,
 )
 
 # Per client address. Booking forms count only submissions; private links count every visit,
@@ -494,7 +495,8 @@ def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
     draft = _draft(request, topic)
     if "need" not in draft:
         return _ask_need_first(request, topic)
-    where = WaitlistForm(request.POST or None)
+    offered = times_of_day_offered(topic, draft["need"]["length"])
+    where = WaitlistForm(request.POST or None, times_of_day=offered)
     who = PatronForm(request.POST or None)
     if request.method == "POST" and where.is_valid() and who.is_valid():
         need = draft["need"]
@@ -582,7 +584,9 @@ def waitlist_place(request: HttpRequest, token: str) -> HttpResponse:
     if refused:
         return refused
     initial = {"branch": entry.branch, "weekdays": entry.weekdays, "time_of_day": entry.time_of_day}
-    form = WaitlistForm(request.POST or None, initial=initial)
+    # The time of day already chosen stays a choice, even if nobody works then any more.
+    offered = [*times_of_day_offered(entry.topic, entry.length), entry.time_of_day]
+    form = WaitlistForm(request.POST or None, initial=initial, times_of_day=offered)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if change_wishes(

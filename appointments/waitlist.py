@@ -15,18 +15,20 @@ waiting.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from . import locks, messaging
-from .booking import book_appointment, booking_window, find_open_slots
+from .booking import book_appointment, bookable_staff, booking_window, find_open_slots
 from .formatting import format_when
 from .models import (
     Appointment,
@@ -290,6 +292,36 @@ def part_of_day(local: datetime) -> str:
     if local.hour < 12:
         return TimeOfDay.MORNING
     return TimeOfDay.AFTERNOON if local.hour < 17 else TimeOfDay.EVENING
+
+
+def parts_of_day(stretches: Iterable[tuple[time, time]], length: int) -> set[str]:
+    """The parts of the day in which a session of `length` minutes can start within these
+    weekly stretches (start and end times on the branch's clock)."""
+    parts = set()
+    for start, end in stretches:
+        first = start.hour * 60 + start.minute
+        last = end.hour * 60 + end.minute - length
+        if last < first:
+            continue
+        if first < 12 * 60:
+            parts.add(TimeOfDay.MORNING)
+        if first < 17 * 60 and last >= 12 * 60:
+            parts.add(TimeOfDay.AFTERNOON)
+        if last >= 17 * 60:
+            parts.add(TimeOfDay.EVENING)
+    return parts
+
+
+def times_of_day_offered(topic, length: int, today: date | None = None) -> list[str]:
+    """The times of day worth waiting for: those in which someone who takes bookings for the
+    topic has weekly hours, at any branch. Nobody works evenings? Then nobody waits for one."""
+    today = today or timezone.localdate()
+    stretches = Availability.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=today),
+        staff__in=bookable_staff(topic),
+    ).values_list("start_time", "end_time")
+    offered = parts_of_day(stretches, length)
+    return [part for part in TimeOfDay.values if part in offered]
 
 
 def _still_open(entry: WaitlistEntry) -> bool:

@@ -205,11 +205,14 @@ class Command(BaseCommand):
             )
         staff = {}
         for username, public_name, group, intro, topic_slugs, hours in STAFF:
+            # The whole public name, so that pages say "Signed in as Front desk", not "Front".
+            first_name, _, last_name = public_name.partition(" ")
             user = User.objects.create_user(
                 username,
                 email=f"{username}@library.example",
                 password=PASSWORD,
-                first_name=public_name.split()[0],
+                first_name=first_name,
+                last_name=last_name,
                 is_staff=True,
                 is_superuser=(group == "Managers"),
             )

@@ -248,3 +248,33 @@ def test_djangos_own_log_lines_keep_no_private_link(client, caplog):
     lines = [handler.format(r) for r in caplog.records for handler in logging.root.handlers]
     assert any("/booking/********/" in line for line in lines)
     assert not any("qqprivate" in line or "marcus" in line for line in lines)
+
+
+def _settings_under(**env) -> list[str]:
+    script = (
+        "import django; django.setup()\n"
+        "from django.conf import settings as s\n"
+        "print(s.DATABASES['default']['CONN_MAX_AGE'], s.SESSION_ENGINE)\n"
+    )
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "library_help.settings",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_production_keeps_connections_and_a_shared_cache_holds_sessions():
+    production = {"DEBUG": "false", "SECRET_KEY": "x" * 50}
+    assert _settings_under(**production) == ["60", "django.contrib.sessions.backends.db"]
+    assert _settings_under(DEBUG="true") == ["0", "django.contrib.sessions.backends.db"]
+    with_redis = {**production, "CACHE_URL": "redis://127.0.0.1:6379/0"}
+    assert _settings_under(**with_redis) == ["60", "django.contrib.sessions.backends.cached_db"]

@@ -92,6 +92,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBU
 # A kept connection that died with a database restart is noticed and replaced before the
 # request uses it, instead of failing that request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Form choices iterate their querysets; a server-side cursor costs three round trips
+# (DECLARE, FETCH, CLOSE) for a list of a few branches or staff, and breaks behind a
+# transaction-pooling PgBouncer.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # A database that vanished (a lost server, a cut network) is noticed within about a minute, not
 # after TCP's two hours. Settings in DATABASE_URL's query string win.
 for _option, _value in {

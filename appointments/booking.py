@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from patrons.models import Patron
@@ -86,48 +88,90 @@ def find_open_slots(
     ignoring: Appointment | None = None,
     holder: WaitlistEntry | None = None,
 ) -> list[Slot]:
-    """Open times for a topic between two dates. Six queries, whatever the size of the library.
+    """Open times for a topic between two dates. Two queries, whatever the size of the library:
+    the weekly hours of those who could help (with their branches' closures), then everything
+    that keeps them busy.
 
     `ignoring` leaves one booking out of the busy times: the one being moved to a new time.
     `holder` is the waiting-list entry whose held time should count as open (for them).
     """
-    window = window or booking_window(topic)
-    staff_ids = bookable_staff(topic, branch)
-    if staff is not None:
-        staff_ids = staff_ids.filter(pk=staff.pk)
-    staff_ids = list(staff_ids.values_list("pk", flat=True))
-    if not staff_ids:
-        return []
+    slots, _ = _open_slots_and_staff(
+        topic,
+        length=length,
+        first_day=first_day,
+        last_day=last_day,
+        branch=branch,
+        staff=staff,
+        window=window,
+        ignoring=ignoring,
+        holder=holder,
+    )
+    return slots
 
-    hours_qs = Availability.objects.filter(staff_id__in=staff_ids)
+
+def _open_slots_and_staff(
+    topic: Topic,
+    *,
+    length: int,
+    first_day: date,
+    last_day: date,
+    branch: Branch | None,
+    staff: StaffProfile | None,
+    window: BookingWindow | None,
+    ignoring: Appointment | None,
+    holder: WaitlistEntry | None,
+    lock_staff: bool = False,
+) -> tuple[list[Slot], dict[int, StaffProfile]]:
+    """find_open_slots, and the staff members with hours here by id. `lock_staff` locks each
+    of them (in id order, until the transaction ends) before their busy times are read:
+    booking does, so its re-check sees every committed booking and block."""
+    window = window or booking_window(topic)
+    candidates = bookable_staff(topic, branch)
+    if staff is not None:
+        candidates = candidates.filter(pk=staff.pk)
+    hours_qs = Availability.objects.filter(staff__in=candidates).select_related("branch")
     if branch is not None:
         hours_qs = hours_qs.filter(branch=branch)
+    if lock_staff:
+        hours_qs = hours_qs.select_related("staff__user").select_for_update(of=("staff",))
+    closures = Closure.objects.filter(
+        branch=OuterRef("branch"), first_day__lte=last_day, last_day__gte=first_day
+    ).order_by("first_day")
     rows = list(
-        hours_qs.values_list(
-            "staff_id",
-            "branch_id",
-            "weekday",
-            "start_time",
-            "end_time",
-            "valid_from",
-            "valid_until",
-            "branch__time_zone",
-        )
+        hours_qs.annotate(
+            closed_from=ArraySubquery(closures.values("first_day")),
+            closed_until=ArraySubquery(closures.values("last_day")),
+        ).order_by("staff_id", "pk")
     )
     if not rows:
-        return []
-    hours = [WeeklyHours(*row[:7]) for row in rows]
-    zones = {row[1]: Branch(time_zone=row[7]).tz for row in rows}
+        return [], {}
+    hours = [
+        WeeklyHours(
+            row.staff_id,
+            row.branch_id,
+            row.weekday,
+            row.start_time,
+            row.end_time,
+            row.valid_from,
+            row.valid_until,
+        )
+        for row in rows
+    ]
+    zones = {row.branch_id: row.branch.tz for row in rows}
+    closed = {
+        (row.branch_id, first, last): ClosedDays(row.branch_id, first, last)
+        for row in rows
+        for first, last in zip(row.closed_from, row.closed_until, strict=True)
+    }
+    staff_by_id = {row.staff_id: row.staff for row in rows} if lock_staff else {}
+    staff_ids = sorted({row.staff_id for row in rows})
 
     # A generous UTC span around the local dates: zones are at most 14 hours from UTC.
     span_start = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
     span_end = datetime.combine(last_day, datetime.min.time(), tzinfo=UTC) + timedelta(days=2)
-    busy = [
-        Busy(*row)
-        for row in Block.objects.filter(
-            staff_id__in=staff_ids, starts_at__lt=span_end, ends_at__gt=span_start
-        ).values_list("staff_id", "starts_at", "ends_at")
-    ]
+    blocks = Block.objects.filter(
+        staff_id__in=staff_ids, starts_at__lt=span_end, ends_at__gt=span_start
+    ).values_list("staff_id", "starts_at", "ends_at")
     booked = Appointment.objects.active().filter(
         staff_id__in=staff_ids, occupied_from__lt=span_end, occupied_until__gt=span_start
     )
@@ -143,22 +187,18 @@ def find_open_slots(
     )
     if holder is not None:
         held = held.exclude(pk=holder.pk)
-    busy += [
-        Busy(*row) for row in held.values_list("offer_staff_id", "offer_starts_at", "offer_ends_at")
+    busy = [
+        Busy(*row)
+        for row in blocks.order_by().union(
+            held.order_by().values_list("offer_staff_id", "offer_starts_at", "offer_ends_at"),
+            booked.order_by().values_list("staff_id", "occupied_from", "occupied_until"),
+            all=True,
+        )
     ]
-    busy += [
-        Busy(*row) for row in booked.values_list("staff_id", "occupied_from", "occupied_until")
-    ]
-    closures = [
-        ClosedDays(*row)
-        for row in Closure.objects.filter(
-            branch_id__in=zones.keys(), first_day__lte=last_day, last_day__gte=first_day
-        ).values_list("branch_id", "first_day", "last_day")
-    ]
-    return open_slots(
+    slots = open_slots(
         hours=hours,
         busy=busy,
-        closures=closures,
+        closures=list(closed.values()),
         zones=zones,
         first_day=first_day,
         last_day=last_day,
@@ -169,6 +209,7 @@ def find_open_slots(
         padding_before=topic.padding_before,
         padding_after=topic.padding_after,
     )
+    return slots, staff_by_id
 
 
 def person_sessions(patron: Patron):
@@ -181,6 +222,14 @@ def upcoming_count(patron: Patron, now: datetime | None = None, *, ignoring=None
     if ignoring is not None:
         sessions = sessions.exclude(pk=ignoring.pk)
     return sessions.count()
+
+
+def _paused_until(missed: int, last_missed: datetime | None, now: datetime) -> datetime | None:
+    """The end of the pause after missed sessions, or None if online booking is not paused."""
+    if missed < settings.NO_SHOW_LIMIT or last_missed is None:
+        return None
+    until = last_missed + timedelta(days=settings.NO_SHOW_PAUSE_DAYS)
+    return until if until > now else None
 
 
 def pause_reason(patron: Patron, now: datetime | None = None) -> str:
@@ -196,10 +245,8 @@ def pause_reason(patron: Patron, now: datetime | None = None) -> str:
         .order_by("-starts_at")
         .values_list("starts_at", flat=True)
     )
-    if len(missed) < settings.NO_SHOW_LIMIT:
-        return ""
-    until = missed[0] + timedelta(days=settings.NO_SHOW_PAUSE_DAYS)
-    if until <= now:
+    until = _paused_until(len(missed), missed[0] if missed else None, now)
+    if until is None:
         return ""
     return (
         f"{len(missed)} missed sessions since {timezone.localtime(since):%d %B %Y}; "
@@ -216,59 +263,109 @@ ONLINE_REFUSAL = (
 )
 
 
+def _person_counts(
+    patron: Patron,
+    *,
+    branch: Branch,
+    starts_at: datetime,
+    ends_at: datetime,
+    ignoring: Appointment | None = None,
+) -> dict:
+    """Everything the rules about a person count, in one query: upcoming sessions, sessions
+    that local day and week, sessions overlapping this time, and missed sessions since the
+    pause period began (or the desk last lifted a pause)."""
+    now = timezone.now()
+    local = starts_at.astimezone(branch.tz)
+    day_start = datetime.combine(local.date(), datetime.min.time(), tzinfo=branch.tz)
+    week_start = day_start - timedelta(days=local.weekday())
+    sessions = person_sessions(patron)
+    if ignoring is not None:
+        sessions = sessions.exclude(pk=ignoring.pk)
+    active = ~Q(status=Status.CANCELLED)
+    lifted = (
+        patron.same_person()
+        .exclude(pause_lifted_at=None)
+        .order_by("-pause_lifted_at")
+        .values("pause_lifted_at")[:1]
+    )
+    # GREATEST skips a NULL: with no pause ever lifted, the period alone counts.
+    missed = Q(
+        status=Status.NO_SHOW,
+        starts_at__gte=Greatest(
+            Value(now - timedelta(days=settings.NO_SHOW_PERIOD_DAYS)), Subquery(lifted)
+        ),
+    )
+    return sessions.aggregate(
+        upcoming=Count("pk", filter=Q(status=Status.CONFIRMED, starts_at__gt=now)),
+        on_day=Count(
+            "pk",
+            filter=active
+            & Q(starts_at__gte=day_start, starts_at__lt=day_start + timedelta(days=1)),
+        ),
+        in_week=Count(
+            "pk",
+            filter=active
+            & Q(starts_at__gte=week_start, starts_at__lt=week_start + timedelta(days=7)),
+        ),
+        overlapping=Count("pk", filter=active & Q(starts_at__lt=ends_at, ends_at__gt=starts_at)),
+        missed=Count("pk", filter=missed),
+        last_missed=Max("starts_at", filter=missed),
+    )
+
+
+def _caps(counts: dict) -> list[str]:
+    reasons = []
+    if counts["upcoming"] >= settings.BOOKING_MAX_UPCOMING:
+        reasons.append(
+            f"{counts['upcoming']} upcoming sessions (the limit is {settings.BOOKING_MAX_UPCOMING})"
+        )
+    if counts["on_day"] >= settings.BOOKING_MAX_PER_DAY:
+        reasons.append(
+            f"{counts['on_day']} already that day "
+            f"(the limit is {settings.BOOKING_MAX_PER_DAY} a day)"
+        )
+    if counts["in_week"] >= settings.BOOKING_MAX_PER_WEEK:
+        reasons.append(
+            f"{counts['in_week']} already that week (the limit is "
+            f"{settings.BOOKING_MAX_PER_WEEK} a week)"
+        )
+    return reasons
+
+
 def caps_reached(
     patron: Patron, starts_at: datetime, branch: Branch, *, ignoring: Appointment | None = None
 ) -> list[str]:
     """The limits this booking would break, in words for the desk (an empty list if none).
 
     `ignoring` is the session being moved: it does not count against its own new time."""
-    reasons = []
-    upcoming = upcoming_count(patron, ignoring=ignoring)
-    if upcoming >= settings.BOOKING_MAX_UPCOMING:
-        reasons.append(
-            f"{upcoming} upcoming sessions (the limit is {settings.BOOKING_MAX_UPCOMING})"
-        )
-    local = starts_at.astimezone(branch.tz)
-    day_start = datetime.combine(local.date(), datetime.min.time(), tzinfo=branch.tz)
-    week_start = day_start - timedelta(days=local.weekday())
-    booked = person_sessions(patron).active()
-    if ignoring is not None:
-        booked = booked.exclude(pk=ignoring.pk)
-    on_day = booked.filter(starts_at__gte=day_start, starts_at__lt=day_start + timedelta(days=1))
-    if on_day.count() >= settings.BOOKING_MAX_PER_DAY:
-        reasons.append(
-            f"{on_day.count()} already that day (the limit is {settings.BOOKING_MAX_PER_DAY} a day)"
-        )
-    in_week = booked.filter(starts_at__gte=week_start, starts_at__lt=week_start + timedelta(days=7))
-    if in_week.count() >= settings.BOOKING_MAX_PER_WEEK:
-        reasons.append(
-            f"{in_week.count()} already that week (the limit is "
-            f"{settings.BOOKING_MAX_PER_WEEK} a week)"
-        )
-    return reasons
+    counts = _person_counts(
+        patron, branch=branch, starts_at=starts_at, ends_at=starts_at, ignoring=ignoring
+    )
+    return _caps(counts)
 
 
-def _free_staff(topic, branch, starts_at, length, *, staff=None, for_desk=False, **busy_options):
-    """Lock each staff member who could take this time, in id order, and yield those for whom it
-    is open. Locking first means the re-check sees every committed booking and block."""
-    candidates = bookable_staff(topic, branch).order_by("pk")
-    if staff is not None:
-        candidates = candidates.filter(pk=staff.pk)
-    window = booking_window(topic, for_desk=for_desk)
-    local_day = starts_at.astimezone(branch.tz).date()
-    for candidate in candidates.select_for_update(of=("self",)):
-        free = find_open_slots(
-            topic,
-            length=length,
-            first_day=local_day,
-            last_day=local_day,
-            branch=branch,
-            staff=candidate,
-            window=window,
-            **busy_options,
-        )
-        if any(slot.start == starts_at for slot in free):
-            yield candidate
+def _free_staff(
+    topic, branch, starts_at, length, *, staff=None, for_desk=False, ignoring=None, holder=None
+) -> list[StaffProfile]:
+    """Those who could take this time and for whom it is open, in id order. Each of them is
+    locked before their busy times are read, so the re-check sees every committed booking and
+    block."""
+    day = starts_at.astimezone(branch.tz).date()
+    free, people = _open_slots_and_staff(
+        topic,
+        length=length,
+        first_day=day,
+        last_day=day,
+        branch=branch,
+        staff=staff,
+        window=booking_window(topic, for_desk=for_desk),
+        lock_staff=True,
+        ignoring=ignoring,
+        holder=holder,
+    )
+    return [
+        people[pk] for pk in sorted({slot.staff_id for slot in free if slot.start == starts_at})
+    ]
 
 
 PATRON_GONE = (
@@ -330,19 +427,20 @@ def check_person_rules(
     pause after missed sessions. Staff may go past a limit by saying why; the reason to keep is
     returned ("" when no limit was lifted). Call it with the person locked.
     """
-    if not by_staff and moving is None and pause_reason(patron):
+    counts = _person_counts(
+        patron, branch=branch, starts_at=starts_at, ends_at=ends_at, ignoring=moving
+    )
+    paused = _paused_until(counts["missed"], counts["last_missed"], timezone.now())
+    if not by_staff and moving is None and paused:
         raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "paused")
-    reached = caps_reached(patron, starts_at, branch, ignoring=moving)
+    reached = _caps(counts)
     if reached and not by_staff:
         raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "limit")
     if reached and not override_reason.strip():
         raise BookingError(
             f"{patron.name} has {'; '.join(reached)}. To go ahead anyway, say why.", "limit"
         )
-    others = person_sessions(patron).active().filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
-    if moving is not None:
-        others = others.exclude(pk=moving.pk)
-    if others.exists():
+    if counts["overlapping"]:
         raise BookingError(PATRON_OVERLAP, "patron_overlap")
     return override_reason.strip() if reached else ""
 
@@ -386,7 +484,13 @@ def _book(
         raise BookingError("Please choose one of the session lengths offered.", "rules")
     ends_at = starts_at + timedelta(minutes=length)
 
-    patron = lock_patron(patron)
+    if patron.pk is None:
+        # A record made for this booking (online): refused, it is rolled back with the rest.
+        # Nobody else can see it yet, so the person's lock is all it needs.
+        patron.save()
+        locks.lock_person(patron)
+    else:
+        patron = lock_patron(patron)
     reason = check_person_rules(
         patron,
         branch=branch,
@@ -395,36 +499,38 @@ def _book(
         by_staff=by_staff,
         override_reason=limit_override_reason,
     )
-    for candidate in _free_staff(
+    free = _free_staff(
         topic, branch, starts_at, length, staff=staff, for_desk=by_staff, holder=holder
-    ):
-        appointment = Appointment(
-            patron=patron,
-            staff=candidate,
-            branch=branch,
-            topic=topic,
-            skill_level=skill_level,
-            learning_goal=learning_goal,
-            party_size=party_size,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            padding_before=topic.padding_before,
-            padding_after=topic.padding_after,
-            channel=channel,
-            booked_by=booked_by,
-            limit_override_reason=reason,
-            limit_lifted_by=booked_by if reason else None,
-        )
-        try:
-            with transaction.atomic():
-                appointment.save()
-        except IntegrityError as error:
-            if "appointment_no_patron_overlap" in str(error):
-                raise BookingError(PATRON_OVERLAP, "patron_overlap") from error
-            continue
-        messaging.booking_made(appointment)
-        return appointment
-    raise BookingError(SLOT_TAKEN, "taken")
+    )
+    if not free:
+        raise BookingError(SLOT_TAKEN, "taken")
+    appointment = Appointment(
+        patron=patron,
+        staff=free[0],
+        branch=branch,
+        topic=topic,
+        skill_level=skill_level,
+        learning_goal=learning_goal,
+        party_size=party_size,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        padding_before=topic.padding_before,
+        padding_after=topic.padding_after,
+        channel=channel,
+        booked_by=booked_by,
+        limit_override_reason=reason,
+        limit_lifted_by=booked_by if reason else None,
+    )
+    try:
+        appointment.save()
+    except IntegrityError as error:
+        # Only a write that skipped the locks gets here; no savepoint to go on after it, so
+        # the refusal rolls the whole booking back.
+        if "appointment_no_patron_overlap" in str(error):
+            raise BookingError(PATRON_OVERLAP, "patron_overlap") from error
+        raise BookingError(SLOT_TAKEN, "taken") from error
+    messaging.booking_made(appointment)
+    return appointment
 
 
 @transaction.atomic

@@ -71,15 +71,18 @@ def try_lock(space: LockSpace, key: int = 0) -> bool:
 
 def lock_keys(space: LockSpace, keys: list[str]) -> None:
     """Take one lock per text key, in the order of their lock ids so two holders never wait on
-    each other."""
+    each other. One statement: the sort takes in every key (and sets the timeout) before the
+    first lock is asked for."""
     _require_transaction()
     with connection.cursor() as cursor:
-        _set_timeout(cursor)
-        cursor.execute(
-            "SELECT DISTINCT hashtext(key) FROM unnest(%s::text[]) AS key ORDER BY 1", [keys]
+        _acquire(
+            cursor,
+            "SELECT count(pg_advisory_xact_lock(%s, lock_id)) FROM ("
+            "  SELECT DISTINCT hashtext(key) AS lock_id FROM unnest(%s::text[]) AS key"
+            "  WHERE set_config('lock_timeout', %s, true) IS NOT NULL ORDER BY 1"
+            ") AS ids",
+            [int(space), keys, f"{settings.LOCK_TIMEOUT_SECONDS}s"],
         )
-        for (lock_id,) in cursor.fetchall():
-            _acquire(cursor, "SELECT pg_advisory_xact_lock(%s, %s)", [int(space), lock_id])
 
 
 def lock_person(patron) -> None:

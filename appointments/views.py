@@ -267,19 +267,19 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         need = draft["need"]
         try:
-            # One transaction: a refused booking leaves no patron record behind.
-            with transaction.atomic():
-                appointment = book_appointment(
-                    patron=form.save(),
-                    topic=topic,
-                    branch=branch,
-                    starts_at=start,
-                    length=need["length"],
-                    skill_level=need["skill_level"],
-                    learning_goal=need["learning_goal"],
-                    party_size=need["party_size"],
-                    staff=staff,
-                )
+            # The new record is saved in the booking's transaction: a refused booking leaves
+            # no patron record behind.
+            appointment = book_appointment(
+                patron=form.save(commit=False),
+                topic=topic,
+                branch=branch,
+                starts_at=start,
+                length=need["length"],
+                skill_level=need["skill_level"],
+                learning_goal=need["learning_goal"],
+                party_size=need["party_size"],
+                staff=staff,
+            )
         except BookingError as error:
             if error.code in ("taken", "patron_overlap"):
                 messages.error(request, error.message)

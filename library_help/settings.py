@@ -133,10 +133,15 @@ LOGIN_URL = "admin:login"
 # A cache every process shares: the rate limits count here. PostgreSQL by default (no extra
 # service to run); set CACHE_URL=redis://... where Redis is available.
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://library_help_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    # One statement a write or increment, no table count on each (library_help/cache.py).
+    CACHES["default"]["BACKEND"] = "library_help.cache.DatabaseCache"
 # With a real shared cache (Redis), sessions are read from it and written through to the
 # database; with the database cache, straight from the database (one query, not two).
 if not CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    SESSION_ENGINE = "library_help.sessions"  # Saved with one UPDATE, no savepoint.
 
 # Staff login: after 5 wrong passwords for one username from one address, wait 15 minutes.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

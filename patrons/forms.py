@@ -1,5 +1,7 @@
 """Patron details forms, shared by online booking and the desk."""
 
+from functools import partial
+
 from django import forms
 
 from .models import ContactMethod, Patron
@@ -96,6 +98,17 @@ class PatronForm(forms.ModelForm):
     def validate_constraints(self, exclude=None):
         # The form's own messages above already say what the database constraints would.
         pass
+
+    def _post_clean(self):
+        # Model.full_clean would also check each constraint, with a query apiece: clean()
+        # above already says the same in words.
+        self.instance.full_clean = partial(
+            type(self.instance).full_clean, self.instance, validate_constraints=False
+        )
+        try:
+            super()._post_clean()
+        finally:
+            del self.instance.full_clean
 
 
 class DeskPatronForm(PatronForm):

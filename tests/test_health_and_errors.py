@@ -274,7 +274,7 @@ def _settings_under(**env) -> list[str]:
 
 def test_production_keeps_connections_and_a_shared_cache_holds_sessions():
     production = {"DEBUG": "false", "SECRET_KEY": "x" * 50}
-    assert _settings_under(**production) == ["60", "django.contrib.sessions.backends.db"]
-    assert _settings_under(DEBUG="true") == ["0", "django.contrib.sessions.backends.db"]
+    assert _settings_under(**production) == ["60", "library_help.sessions"]
+    assert _settings_under(DEBUG="true") == ["0", "library_help.sessions"]
     with_redis = {**production, "CACHE_URL": "redis://127.0.0.1:6379/0"}
     assert _settings_under(**with_redis) == ["60", "django.contrib.sessions.backends.cached_db"]

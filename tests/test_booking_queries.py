@@ -1,0 +1,80 @@
+"""A booking costs a fixed, small number of queries, so a busy morning stays fast."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from appointments.models import Appointment, Message
+from patrons.models import Patron
+
+from .factories import local, make_staff, next_weekday
+
+pytestmark = pytest.mark.django_db
+
+# Rate limit 1, topic 1, session 1, branch 1; the booking's transaction 10 (begin, patron,
+# person lock, the person's counts, staff hours with their locks, busy times, the session,
+# its messages, the worker's wake-up, commit); the session's update 1.
+BOOKING_QUERIES_AT_MOST = 15
+NEED_QUERIES_AT_MOST = 6
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _listed(queries) -> str:
+    return "\n".join(f"{n}. {q['sql'][:160]}" for n, q in enumerate(queries.captured_queries, 1))
+
+
+def _describe_need(client, topic):
+    return client.post(
+        reverse("appointments:need", args=[topic.slug]),
+        {"skill_level": "new", "learning_goal": "Send photos to my grandson", "party_size": 1},
+    )
+
+
+def _give_details(client, topic, branch, staff_id=0, **details):
+    value = f"{branch.pk}-{staff_id}-{int(local(next_weekday(1), 10).timestamp())}"
+    data = {"slot": value, "name": "Marcus Lee", "preferred_contact": "email"}
+    data.update(details or {"email": "marcus@example.org"})
+    return client.post(reverse("appointments:contact", args=[topic.slug]), data)
+
+
+def test_describing_the_need_takes_a_few_queries(client, librarian, topic):
+    with CaptureQueriesContext(connection) as queries:
+        response = _describe_need(client, topic)
+    assert response.status_code == 302
+    assert len(queries) <= NEED_QUERIES_AT_MOST, _listed(queries)
+
+
+def test_a_booking_takes_a_fixed_few_queries(client, librarian, topic, branch):
+    # Two who could help, the first with an email address: two messages, one insert.
+    librarian.user.email = "ana@example.org"
+    librarian.user.save()
+    make_staff("Ben K.", branch=branch, topics=[topic], hours=[(1, 10, 12)])
+    _describe_need(client, topic)
+    with CaptureQueriesContext(connection) as queries:
+        response = _give_details(client, topic, branch)
+    assert response.status_code == 302
+    assert Appointment.objects.get().staff == librarian
+    assert Message.objects.count() == 2
+    assert len(queries) <= BOOKING_QUERIES_AT_MOST, _listed(queries)
+
+
+def test_a_refusal_for_the_same_person_costs_no_more(client, librarian, topic, branch):
+    _describe_need(client, topic)
+    _give_details(client, topic, branch)
+    _describe_need(client, topic)
+    with CaptureQueriesContext(connection) as queries:
+        response = _give_details(client, topic, branch, email="MARCUS@example.org")
+    assert response.status_code == 200  # refused: one a day online, whichever record
+    assert "We cannot book another session online" in response.content.decode()
+    assert Appointment.objects.count() == 1
+    assert Patron.objects.count() == 1  # the refused booking's record was rolled back
+    # A second submission of this form: the rate limit's add, then its increment.
+    assert len(queries) <= BOOKING_QUERIES_AT_MOST + 1, _listed(queries)

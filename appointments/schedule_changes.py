@@ -1,7 +1,10 @@
 """Schedule changes forget the open times cached for the topics they touch (see open_times).
 
-A topic's version is a random token in the cache; a change deletes it, at once and again once
-its transaction commits, and the next reader makes a new one. Model saves and deletes are caught
+A topic's version is a random token in the cache; a change deletes it once its transaction
+commits, and the next reader makes a new one. (Not before: a reader then could only store what
+it computed under a token that the commit's delete retires anyway; and with the database cache
+a delete inside the transaction would hold the cache row locked, making bookings of one topic
+wait for each other.) Model saves and deletes are caught
 by the signals below; the bulk `.update()` calls that change sessions or offers call
 `staff_changed` themselves.
 """
@@ -38,16 +41,11 @@ def choices_key(topic_id: int) -> str:
 
 
 def topics_changed(topic_ids: Iterable[int]) -> None:
-    """Forget what is cached for these topics: now, and again once the change commits (a reader
-    between the two may have cached what it read before the commit)."""
-    # Sorted: with the database cache the deletes lock rows until the commit, always in one
-    # order. After the commit a cache that fails is logged, not raised: the session is made,
-    # and entries live a minute at most.
+    """Forget what is cached for these topics once the change commits. A cache that fails then
+    is logged, not raised: the change is made, and entries live a minute at most."""
     keys = sorted(version_key(pk) for pk in set(topic_ids))
-    if not keys:
-        return
-    cache.delete_many(keys)
-    transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
+    if keys:
+        transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
 
 
 def staff_changed(staff_ids: Iterable[int | None]) -> None:

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from patrons.models import AccessRecord, phone_search_condition, record_access
 from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone, phone_digits
 
-from . import access, closures
+from . import access, closures, schedule_changes
 from .booking import BookingError, record_outcome
 from .calendar_view import build_calendar, week_that_matters, working_here
 from .formatting import format_day, format_time, format_when, parse_day
@@ -983,9 +983,9 @@ class WaitlistEntryAdmin(PrivateLookupsAdmin):
 
     @admin.action(description="Remove from the waiting list", permissions=["change"])
     def remove_from_list(self, request, queryset):
-        removed = queryset.exclude(state=WaitlistState.BOOKED).update(
-            state=WaitlistState.REMOVED, offer_expires_at=None
-        )
+        removing = queryset.exclude(state=WaitlistState.BOOKED)
+        schedule_changes.offers_changed(removing)
+        removed = removing.update(state=WaitlistState.REMOVED, offer_expires_at=None)
         self.message_user(request, f"Removed {removed} from the waiting list.")
 
 

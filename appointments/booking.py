@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from patrons.models import Patron
 
-from . import locks, messaging
+from . import locks, messaging, schedule_changes
 from .models import (
     Appointment,
     Availability,
@@ -564,6 +564,7 @@ def cancel_appointment(
     )
     if updated:
         appointment.refresh_from_db()
+        schedule_changes.staff_changed([appointment.staff_id])
         messaging.booking_cancelled(
             appointment,
             by_staff=by_staff,
@@ -644,6 +645,8 @@ def _reschedule(
                 raise BookingError(PATRON_OVERLAP, "patron_overlap") from error
             locked.refresh_from_db()
             continue
+        # The new staff member's topics are caught by the save; the old one is free again.
+        schedule_changes.staff_changed([was["old_staff_id"]])
         messaging.booking_changed(locked, **was)
         return locked
     raise BookingError(SLOT_TAKEN, "taken")

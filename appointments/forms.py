@@ -93,32 +93,60 @@ class NeedForm(forms.Form):
         return goal
 
 
-class TimeFilterForm(forms.Form):
-    """Narrow the times shown: a branch, a staff member, a week. Submitted by GET."""
+class LoadedChoiceField(forms.ChoiceField):
+    """A choice of one of some model instances loaded beforehand (perhaps from the cache), so
+    that checking and showing the choice cost no queries. Cleans to the instance."""
 
-    branch = forms.ModelChoiceField(
-        queryset=Branch.objects.none(),
+    def __init__(self, *, empty_label: str, **kwargs):
+        super().__init__(**kwargs)
+        self.empty_label = empty_label
+        self.objects: dict[str, object] = {}
+
+    def load(self, objects) -> None:
+        self.objects = {str(obj.pk): obj for obj in objects}
+        self.choices = [("", self.empty_label), *((pk, str(o)) for pk, o in self.objects.items())]
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        if value not in self.objects:
+            message = self.error_messages["invalid_choice"]
+            raise forms.ValidationError(message, code="invalid_choice", params={"value": value})
+        return self.objects[value]
+
+    def validate(self, value) -> None:
+        forms.Field.validate(self, value)
+
+
+class TimeFilterForm(forms.Form):
+    """Narrow the times shown: a branch, a staff member, a week. Submitted by GET.
+
+    The choices are the topic's bookable staff and their branches: `choices` (a
+    `open_times.FilterChoices`, from the cache) or else loaded here."""
+
+    branch = LoadedChoiceField(
         required=False,
         empty_label="Any library",
         widget=forms.Select(attrs={"class": "form-select"}),
     )
-    staff = forms.ModelChoiceField(
+    staff = LoadedChoiceField(
         label="Staff member",
-        queryset=StaffProfile.objects.none(),
         required=False,
         empty_label="Any available staff member",
         widget=forms.Select(attrs={"class": "form-select"}),
     )
     week = forms.DateField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, topic: Topic, **kwargs):
+    def __init__(self, *args, topic: Topic, choices=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from .booking import bookable_staff
+        if choices is None:
+            from .open_times import load_filter_choices
 
-        staff = bookable_staff(topic)
-        self.fields["staff"].queryset = staff
-        self.fields["branch"].queryset = Branch.objects.filter(staff__in=staff).distinct()
-        self.branch_count = self.fields["branch"].queryset.count()
+            choices = load_filter_choices(topic)
+        self.fields["staff"].load(choices.staff)
+        self.fields["branch"].load(choices.branches)
+        self.branch_count = len(choices.branches)
         if self.branch_count == 1:
             self.fields["branch"].widget = forms.HiddenInput()
 

@@ -25,7 +25,7 @@ from django_ratelimit.decorators import ratelimit
 
 from patrons.forms import PatronForm
 
-from . import messaging
+from . import messaging, schedule_changes
 from .booking import (
     BookingError,
     book_appointment,
@@ -53,6 +53,7 @@ from .links import (
     private_path,
 )
 from .models import Branch, Feedback, StaffProfile, Status, Topic, WaitlistEntry, WaitlistState
+from .open_times import TopicTimes, load_filter_choices
 from .privacy import forget_patron
 from .waitlist import (
     book_held_time,
@@ -119,6 +120,15 @@ def need(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "appointments/need.html", {"topic": topic, "form": form, "step": 1})
 
 
+def _by_pk(wanted: set[int], loaded: list, model) -> dict:
+    """The wanted rows, from those already loaded when they are all there (as they are for
+    the topic's staff and branches), else from the database."""
+    known = {obj.pk: obj for obj in loaded}
+    if wanted <= known.keys():
+        return {pk: known[pk] for pk in wanted}
+    return {obj.pk: obj for obj in model.objects.filter(pk__in=wanted)}
+
+
 def time_choices(
     request: HttpRequest,
     topic: Topic,
@@ -136,7 +146,13 @@ def time_choices(
     keeps the times to one staff member's, whatever the filter says. `holder` (the desk booking
     for a patron who holds a waiting-list offer) shows their held time too.
     """
-    filter_form = TimeFilterForm(request.GET or None, topic=topic)
+    # The patron's own page (the online window, nobody's held time, no session left out) is
+    # served from the cache until the topic's schedule changes; the desk's and moves are not.
+    times = None
+    if not for_desk and ignoring is None and holder is None:
+        times = TopicTimes(topic)
+    choices = times.filter_choices() if times else load_filter_choices(topic)
+    filter_form = TimeFilterForm(request.GET or None, topic=topic, choices=choices)
     filters = filter_form.filters()
     branch, staff = filters["branch"], only_staff or filters["staff"]
     window = booking_window(topic, for_desk=for_desk)
@@ -150,6 +166,10 @@ def time_choices(
     week_end = week_start + timedelta(days=6)
 
     def open_between(first: date, last: date):
+        if times is not None:
+            return times.open_slots(
+                length=length, first_day=first, last_day=last, branch=branch, staff=staff
+            )
         return find_open_slots(
             topic,
             length=length,
@@ -165,12 +185,9 @@ def time_choices(
     week_slots = open_between(week_start, week_end)
     later = [] if week_slots or week_end >= last_day else open_between(week_end, last_day)
     shown = week_slots + later
-    branches = {b.pk: b for b in Branch.objects.filter(pk__in={s.branch_id for s in shown})}
-    staff_names = dict(
-        StaffProfile.objects.filter(pk__in={s.staff_id for s in week_slots}).values_list(
-            "pk", "public_name"
-        )
-    )
+    branches = _by_pk({s.branch_id for s in shown}, choices.branches, Branch)
+    week_staff = _by_pk({s.staff_id for s in week_slots}, choices.staff, StaffProfile)
+    staff_names = {pk: staff.public_name for pk, staff in week_staff.items()}
 
     def local_day(slot) -> date:
         return slot.start.astimezone(branches[slot.branch_id].tz).date()
@@ -536,9 +553,9 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
     if not live:
         return render(request, "appointments/waitlist_gone.html", status=410 if entry else 404)
     if request.method == "POST" and request.POST.get("answer") == "no":
-        WaitlistEntry.objects.filter(pk=entry.pk, state=WaitlistState.OFFERED).update(
-            state=WaitlistState.WAITING, offer_expires_at=None
-        )
+        declined = WaitlistEntry.objects.filter(pk=entry.pk, state=WaitlistState.OFFERED)
+        schedule_changes.offers_changed(declined)
+        declined.update(state=WaitlistState.WAITING, offer_expires_at=None)
         return render(request, "appointments/waitlist_declined.html")
     if request.method == "POST":
         try:

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from . import locks, messaging
+from . import locks, messaging, schedule_changes
 from .booking import book_appointment, bookable_staff, booking_window, find_open_slots
 from .formatting import format_when
 from .models import (
@@ -156,9 +156,11 @@ def leave(entry: WaitlistEntry) -> bool:
     """The patron leaves the waiting list; a time held for them is freed for the next in line.
     The lock keeps the offer run from offering them a time at the same moment."""
     locks.lock(locks.LockSpace.WAITLIST_OFFERS)
-    left = WaitlistEntry.objects.filter(
+    leaving = WaitlistEntry.objects.filter(
         pk=entry.pk, state__in=[WaitlistState.WAITING, WaitlistState.OFFERED]
-    ).update(state=WaitlistState.REMOVED, offer_expires_at=None)
+    )
+    schedule_changes.offers_changed(leaving)
+    left = leaving.update(state=WaitlistState.REMOVED, offer_expires_at=None)
     retire_offer_calls()
     return bool(left)
 
@@ -209,9 +211,11 @@ def book_held_time(entry: WaitlistEntry, **booking) -> Appointment:
     takes the offer: it is neither withdrawn nor offered to anyone else. Raises BookingError."""
     with transaction.atomic():
         appointment = book_appointment(holder=entry, **booking)
-        WaitlistEntry.objects.filter(
+        taken = WaitlistEntry.objects.filter(
             pk=entry.pk, state=WaitlistState.OFFERED, offer_starts_at=appointment.starts_at
-        ).update(state=WaitlistState.BOOKED)
+        )
+        schedule_changes.offers_changed(taken)
+        taken.update(state=WaitlistState.BOOKED)
         retire_offer_calls()
     return appointment
 
@@ -377,15 +381,15 @@ def offer_open_times(now: datetime | None = None) -> dict[str, int]:
             return counts  # Another server is making the offers right now.
         offered = WaitlistEntry.objects.filter(state=WaitlistState.OFFERED)
         # Not taken in time: back in line, behind those who have had fewer offers.
-        counts["expired"] = offered.filter(offer_expires_at__lte=now).update(
-            state=WaitlistState.WAITING, offer_expires_at=None
-        )
+        expired = offered.filter(offer_expires_at__lte=now)
+        schedule_changes.offers_changed(expired)
+        counts["expired"] = expired.update(state=WaitlistState.WAITING, offer_expires_at=None)
         for entry in offered.select_related("topic", "offer_branch", "offer_staff"):
             if not _still_open(entry):
                 # Only if still offered: the desk may have just booked it for the holder.
-                WaitlistEntry.objects.filter(pk=entry.pk, state=WaitlistState.OFFERED).update(
-                    state=WaitlistState.WAITING, offer_expires_at=None
-                )
+                withdrawn = WaitlistEntry.objects.filter(pk=entry.pk, state=WaitlistState.OFFERED)
+                schedule_changes.offers_changed(withdrawn)
+                withdrawn.update(state=WaitlistState.WAITING, offer_expires_at=None)
                 counts["withdrawn"] += 1
         waiting = (
             WaitlistEntry.objects.filter(state=WaitlistState.WAITING, topic__is_active=True)

@@ -115,11 +115,14 @@ def test_the_patron_time_page_does_not_query_more_for_more_staff(client):
         need = {"skill_level": "new", "learning_goal": "Write a cover letter", "party_size": 1}
         assert client.post(reverse("appointments:need", args=[topic.slug]), need).status_code == 302
         url = reverse("appointments:time", args=[topic.slug])
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        assert response.status_code == 200
-        assert 'name="slot"' in response.content.decode()
-        return len(queries)
+        counts = []
+        for _ in range(2):  # the first computes the week and caches it; the second reads it
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url)
+            assert response.status_code == 200
+            assert 'name="slot"' in response.content.decode()
+            counts.append(len(queries))
+        return counts
 
     # Ana works at two branches, so both pages show the same filters (the branch picker costs
     # one query of its own when there is a choice to make).
@@ -136,4 +139,6 @@ def test_the_patron_time_page_does_not_query_more_for_more_staff(client):
     big = time_page_queries(big_topic)
 
     assert big == small
-    assert small <= 13
+    # The first page writes its week to the cache (a few queries each with the database cache);
+    # from then on only the topic, the session and two cache reads.
+    assert small[1] <= 4

@@ -48,16 +48,30 @@ def topics_changed(topic_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
 
 
-def staff_changed(staff_ids: Iterable[int | None]) -> None:
+def staff_changed(staff_ids: Iterable[int | None], *, topics_now: bool = False) -> None:
     """A staff member is busy at other times: every topic they help with may change (their
-    busy times count at every branch, for every topic)."""
+    busy times count at every branch, for every topic). Their topics are looked up after the
+    commit too, keeping the change's own transaction short; `topics_now` when the change
+    itself takes topics away (a cleared list would be empty by then)."""
     ids = {pk for pk in staff_ids if pk is not None}
-    if ids:
-        topics_changed(
-            Topic.staff.through.objects.filter(staffprofile_id__in=ids).values_list(
-                "topic_id", flat=True
-            )
+    if not ids:
+        return
+    if topics_now:
+        topics_changed(_topics_of(ids))
+        return
+
+    def forget():
+        cache.delete_many(sorted(version_key(pk) for pk in set(_topics_of(ids))))
+
+    transaction.on_commit(forget, robust=True)
+
+
+def _topics_of(staff_ids: set[int]) -> list[int]:
+    return list(
+        Topic.staff.through.objects.filter(staffprofile_id__in=staff_ids).values_list(
+            "topic_id", flat=True
         )
+    )
 
 
 def offers_changed(entries) -> None:
@@ -109,7 +123,7 @@ def _staff_topics_changed(sender, instance, action, reverse, pk_set, **kwargs) -
     if reverse:  # topic.staff.add(...)
         topics_changed([instance.pk])
     else:
-        staff_changed([instance.pk])
+        staff_changed([instance.pk], topics_now=action == "pre_clear")
         topics_changed(pk_set or [])
 
 

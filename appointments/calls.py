@@ -21,12 +21,12 @@ from patrons.models import AccessRecord, Patron
 
 from . import access
 from .formatting import format_day
+from .messaging import CALLS_TO_MAKE
 from .models import Message, MessageChannel, MessageKind, MessageState, Status
 from .waitlist import book_it_url, live_offer_keys, live_offers, offer_key
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
-OPEN_STATES = [MessageState.TO_CALL, MessageState.NOT_REACHED]
 
 # What a call is about, in a few words for its buttons: two calls to one patron must not read
 # the same to a screen reader.
@@ -60,7 +60,7 @@ def calls_to_make(now: datetime) -> QuerySet:
         | Q(kind__in=[MessageKind.FOLLOW_UP, MessageKind.CANCELLATION])
         | session_ahead,
         channel=MessageChannel.CALL,
-        state__in=OPEN_STATES,
+        state__in=CALLS_TO_MAKE,
     )
 
 
@@ -121,7 +121,7 @@ def mark_call(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("appointments:calls")
     tried = {"attempts": F("attempts") + 1} if outcome == MessageState.NOT_REACHED else {}
     updated = Message.objects.filter(
-        pk=pk, channel=MessageChannel.CALL, state__in=OPEN_STATES
+        pk=pk, channel=MessageChannel.CALL, state__in=CALLS_TO_MAKE
     ).update(state=outcome, handled_by=request.user, handled_at=timezone.now(), **tried)
     if not updated:
         messages.info(request, "Someone has already marked that call.")

@@ -185,8 +185,10 @@ def _version(appointment: Appointment) -> str:
     return f"{appointment.reference}:{appointment.sequence}"
 
 
-# Written and not yet done with: waiting to be sent, or a call not made or not yet reached.
-UNFINISHED = [MessageState.PENDING, MessageState.TO_CALL, MessageState.NOT_REACHED]
+# A call still to make: not made yet, or tried without reaching the patron.
+CALLS_TO_MAKE = [MessageState.TO_CALL, MessageState.NOT_REACHED]
+# Written and not yet done with: waiting to be sent, or a call still to make.
+UNFINISHED = [MessageState.PENDING, *CALLS_TO_MAKE]
 
 
 def _skip_pending(appointment: Appointment, kinds) -> None:
@@ -298,7 +300,7 @@ def retire_stale_calls(now: datetime | None = None) -> int:
         Message.objects.filter(
             over,
             channel=MessageChannel.CALL,
-            state__in=[MessageState.TO_CALL, MessageState.NOT_REACHED],
+            state__in=CALLS_TO_MAKE,
             appointment__isnull=False,
         )
         .exclude(kind__in=[MessageKind.CANCELLATION, MessageKind.FOLLOW_UP])

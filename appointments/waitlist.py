@@ -186,7 +186,7 @@ def retire_offer_calls() -> int:
         Message.objects.filter(
             kind=MessageKind.WAITLIST_OFFER,
             channel=MessageChannel.CALL,
-            state__in=[MessageState.TO_CALL, MessageState.NOT_REACHED],
+            state__in=messaging.CALLS_TO_MAKE,
         )
         .exclude(key__in=live_offer_keys())
         .update(state=MessageState.SKIPPED)

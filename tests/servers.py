@@ -84,3 +84,41 @@ class ProductionServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def wait_until(condition, seconds: float = 15.0) -> bool:
+    """Poll `condition` until it holds or `seconds` pass: for work another process does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def sender_lock_holder() -> int | None:
+    """The database connection (backend pid) that holds the message sender's lock, if any,
+    in this database only (other test databases on the server have their own)."""
+    from django.db import connection
+
+    from appointments import locks
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            [int(locks.LockSpace.SENDER)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def connect_directly():
+    """A psycopg connection of its own to the test database, beside Django's."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    return psycopg.connect(**params, autocommit=True)

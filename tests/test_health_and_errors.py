@@ -11,7 +11,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.core import mail
 from django.core.handlers.wsgi import WSGIHandler
@@ -22,6 +21,8 @@ from django.utils import timezone
 from appointments.models import Message, MessageChannel, MessageKind, MessageState
 from library_help.errors import PrivateReporter, hide_private_paths, scrub_event
 from patrons.models import Patron
+
+from .servers import connect_directly
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,10 +120,7 @@ def test_a_kept_connection_killed_by_a_database_restart_does_not_fail_the_next_r
     try:
         assert _status(handler, "/") == 200
         kept = connection.connection.info.backend_pid
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        with psycopg.connect(**params, autocommit=True) as other:
+        with connect_directly() as other:
             other.execute("SELECT pg_terminate_backend(%s)", [kept])
         assert _status(handler, "/") == second_status
     finally:

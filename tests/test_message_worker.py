@@ -8,7 +8,6 @@ import threading
 import time
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 from django.core import mail
 from django.core.management import call_command
@@ -22,6 +21,7 @@ from appointments.privacy import forget_patron
 from appointments.texting import MemoryTextBackend
 
 from .factories import book, local, make_patron, next_weekday
+from .servers import connect_directly, sender_lock_holder, wait_until
 from .test_patron_books import _open_values, _start_booking
 
 pytestmark = pytest.mark.django_db
@@ -122,15 +122,6 @@ def running_worker(stop: threading.Event | None = None, **options):
         assert not thread.is_alive(), "the worker did not stop when asked"
 
 
-def _wait_until(condition, seconds: float = 15.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _sent(kind) -> bool:
     return Message.objects.filter(kind=kind, state=MessageState.SENT).exists()
 
@@ -139,49 +130,30 @@ def _sent(kind) -> bool:
 def test_the_worker_is_woken_by_a_booking_and_sends_its_confirmation(librarian, topic, branch):
     # A poll far longer than the wait below: only the booking's NOTIFY can wake the worker.
     with running_worker(poll_seconds=600, housekeeping_seconds=600):
-        assert _wait_until(lambda: _holder_pid() is not None)
+        assert wait_until(lambda: sender_lock_holder() is not None)
         session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
-        assert _wait_until(lambda: _sent(MessageKind.CONFIRMATION))
+        assert wait_until(lambda: _sent(MessageKind.CONFIRMATION))
     assert [m.to for m in mail.outbox] == [[session.patron.email]]
     assert mail.outbox[0].attachments[0][0] == "session.ics"
-
-
-def _holder_pid() -> int | None:
-    """The database connection that holds the sender's lock, if any."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [int(locks.LockSpace.SENDER)],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_carries_on_after_the_database_drops_its_connection(librarian, topic, branch):
     with running_worker(poll_seconds=600, housekeeping_seconds=600):
-        assert _wait_until(lambda: _holder_pid() is not None)
-        first = _holder_pid()
+        assert wait_until(lambda: sender_lock_holder() is not None)
+        first = sender_lock_holder()
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [first])
         # It notices on its next wake-up, reconnects and takes the lock again.
         book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
-        assert _wait_until(lambda: _holder_pid() not in (None, first), seconds=20)
-        assert _wait_until(lambda: _sent(MessageKind.CONFIRMATION), seconds=20)
-
-
-def _connect_directly() -> psycopg.Connection:
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    return psycopg.connect(**params, autocommit=True)
+        assert wait_until(lambda: sender_lock_holder() not in (None, first), seconds=20)
+        assert wait_until(lambda: _sent(MessageKind.CONFIRMATION), seconds=20)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_cron_run_leaves_at_once_while_another_sender_works(librarian, topic, branch, capsys):
     book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
-    with _connect_directly() as other_sender:
+    with connect_directly() as other_sender:
         other_sender.execute("SELECT pg_advisory_lock(%s, 0)", [int(locks.LockSpace.SENDER)])
         call_command("send_notifications")
         assert "Another sender is at work" in capsys.readouterr().out
@@ -197,16 +169,16 @@ def test_a_cron_run_leaves_at_once_while_another_sender_works(librarian, topic, 
 def test_a_second_worker_stands_by_and_takes_over_when_the_first_stops(librarian, topic, branch):
     first_stop = threading.Event()
     with running_worker(poll_seconds=0.2, housekeeping_seconds=600, stop=first_stop) as first:
-        assert _wait_until(lambda: _holder_pid() is not None)
-        first_pid = _holder_pid()
+        assert wait_until(lambda: sender_lock_holder() is not None)
+        first_pid = sender_lock_holder()
         with running_worker(poll_seconds=0.2, housekeeping_seconds=600):
             time.sleep(1)
-            assert _holder_pid() == first_pid  # the second one waits its turn
+            assert sender_lock_holder() == first_pid  # the second one waits its turn
             first_stop.set()
             first.join(timeout=30)
-            assert _wait_until(lambda: _holder_pid() not in (None, first_pid))
+            assert wait_until(lambda: sender_lock_holder() not in (None, first_pid))
             book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
-            assert _wait_until(lambda: _sent(MessageKind.CONFIRMATION))
+            assert wait_until(lambda: _sent(MessageKind.CONFIRMATION))
 
 
 def test_forgetting_a_patron_writes_them_no_message(librarian, topic, branch):
@@ -275,7 +247,7 @@ def test_a_patron_cancels_while_their_confirmation_hangs_on_the_mail_server(
         session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
         sender = threading.Thread(target=lambda: (messaging.send_due(), connection.close()))
         sender.start()
-        assert _wait_until(lambda: accepted)  # the confirmation is on its way, and hangs
+        assert wait_until(lambda: accepted)  # the confirmation is on its way, and hangs
         assert cancel_appointment(session)
         sender.join()
     confirmation = Message.objects.get(kind=MessageKind.CONFIRMATION)
@@ -293,7 +265,7 @@ def test_a_bug_in_the_waiting_list_run_does_not_stop_confirmations(
     monkeypatch.setattr(worker, "offer_open_times", broken_offers)
     with running_worker(poll_seconds=0.2, housekeeping_seconds=0.5):
         book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
-        assert _wait_until(lambda: _sent(MessageKind.CONFIRMATION))
+        assert wait_until(lambda: _sent(MessageKind.CONFIRMATION))
         time.sleep(1.5)  # a few more housekeeping rounds, the same bug each time
     reports = [r for r in caplog.records if "Housekeeping failed" in r.getMessage()]
     assert reports[0].levelname == "ERROR"  # mailed to ADMINS once

@@ -41,6 +41,32 @@ SELECT count(*) FROM appointments_appointment a JOIN appointments_appointment b
 """
 
 
+def _admin_url() -> str:
+    return urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path="/postgres"))
+
+
+def create_database(name: str) -> str:
+    """A new, empty database `name` on DATABASE_URL's server (dropped first if a run before
+    left it behind). Returns its URL."""
+    drop_database(name)
+    import psycopg
+
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + name))
+
+
+def drop_database(name: str) -> None:
+    """Drop the benchmark's database, ending any connection still open to it."""
+    import psycopg
+
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+        )
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -104,9 +130,7 @@ def main() -> int:
 
     import psycopg
 
-    url = urlsplit(os.environ["DATABASE_URL"])
-    admin_url = urlunsplit(url._replace(path="/postgres"))
-    bench_url = urlunsplit(url._replace(path="/" + BENCH_DB))
+    bench_url = create_database(BENCH_DB)
     env = {
         **os.environ,
         "DATABASE_URL": bench_url,
@@ -123,9 +147,6 @@ def main() -> int:
         "CONN_MAX_AGE": "60",
         "LOG_LEVEL": "WARNING",
     }
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
     manage = [sys.executable, str(ROOT / "manage.py")]
     server = None
     try:
@@ -182,12 +203,7 @@ def main() -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                [BENCH_DB],
-            )
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        drop_database(BENCH_DB)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import bench_production
-from bench_load import BIN, ROOT, free_port
+from bench_load import BIN, ROOT, create_database, drop_database, free_port
 from bench_production import CSRF, Patron, many_bookings, percentile
 
 DB = "library_help_bench_pages"
@@ -171,11 +171,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="concurrent booking patrons")
     args = parser.parse_args()
 
-    import psycopg
-
-    url = urlsplit(os.environ["DATABASE_URL"])
-    admin_url = urlunsplit(url._replace(path="/postgres"))
-    bench_url = urlunsplit(url._replace(path="/" + DB))
+    bench_url = create_database(DB)
     env = server_env(bench_url)
     topic = LARGE_TOPIC if args.large else DEMO_TOPIC
     library = "demo + large library (40 staff, 5 branches)" if args.large else "demo library"
@@ -186,15 +182,6 @@ def main() -> int:
     server_pin = ["taskset", "-c", str(cores[0])] if pinned else []
     load_pin = ["taskset", "-c", str(cores[1])] if pinned else []
 
-    def drop(conn):
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [DB]
-        )
-        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        drop(conn)
-        conn.execute(f"CREATE DATABASE {DB}")
     manage = [sys.executable, str(ROOT / "manage.py")]
     server = None
     try:
@@ -317,8 +304,7 @@ def main() -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            drop(conn)
+        drop_database(DB)
 
 
 if __name__ == "__main__":

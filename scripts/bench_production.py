@@ -35,9 +35,17 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
-from bench_load import BIN, DOUBLE_BOOKED_PATRONS, DOUBLE_BOOKED_STAFF, ROOT, free_port
+from bench_load import (
+    BIN,
+    DOUBLE_BOOKED_PATRONS,
+    DOUBLE_BOOKED_STAFF,
+    ROOT,
+    create_database,
+    drop_database,
+    free_port,
+)
 
 DB = "library_help_bench_production"
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -179,30 +187,15 @@ def base_env(database_url: str, **extra) -> dict:
 
 @contextmanager
 def fresh_database():
-    import psycopg
-
-    url = urlsplit(os.environ["DATABASE_URL"])
-    admin_url = urlunsplit(url._replace(path="/postgres"))
-    bench_url = urlunsplit(url._replace(path="/" + DB))
-
-    def drop(conn):
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [DB]
-        )
-        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        drop(conn)
-        conn.execute(f"CREATE DATABASE {DB}")
+    bench_url = create_database(DB)
     env = base_env(bench_url)
     manage = [sys.executable, str(ROOT / "manage.py")]
-    for command in (["migrate", "-v0"], ["createcachetable"], ["seed_demo"]):
-        subprocess.run(manage + command, env=env, check=True, stdout=subprocess.DEVNULL)
     try:
+        for command in (["migrate", "-v0"], ["createcachetable"], ["seed_demo"]):
+            subprocess.run(manage + command, env=env, check=True, stdout=subprocess.DEVNULL)
         yield bench_url
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            drop(conn)
+        drop_database(DB)
 
 
 @contextmanager

@@ -7,6 +7,7 @@ cancelled. Follow-up calls and waiting-list offers stay until someone marks them
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.contrib import messages
@@ -23,7 +24,7 @@ from . import access
 from .formatting import format_day
 from .messaging import CALLS_TO_MAKE
 from .models import Message, MessageChannel, MessageKind, MessageState, Status
-from .waitlist import book_it_url, live_offer_keys, live_offers, offer_key
+from .waitlist import book_it_url, live_offers, offer_key
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
@@ -49,12 +50,13 @@ def call_about(call: Message) -> str:
     return f"{call.patron.name if call.patron else call.to}, {about}"
 
 
-def calls_to_make(now: datetime) -> QuerySet:
+def calls_to_make(now: datetime, offer_keys: Iterable[str]) -> QuerySet:
     """Calls not yet made, or tried without reaching the patron, that still matter: about a
     session still ahead, a cancellation (until someone tells the patron), a follow-up, or a
-    waiting-list offer that is still held. The worker marks the others skipped."""
+    waiting-list offer that is still held (`offer_keys`: the live offers' message keys). The
+    worker marks the others skipped."""
     session_ahead = Q(appointment__starts_at__gt=now) & ~Q(appointment__status=Status.CANCELLED)
-    live_offer = Q(kind=MessageKind.WAITLIST_OFFER, key__in=live_offer_keys())
+    live_offer = Q(kind=MessageKind.WAITLIST_OFFER, key__in=list(offer_keys))
     return Message.objects.filter(
         (Q(appointment__isnull=True) & (~Q(kind=MessageKind.WAITLIST_OFFER) | live_offer))
         | Q(kind__in=[MessageKind.FOLLOW_UP, MessageKind.CANCELLATION])
@@ -70,8 +72,10 @@ def call_list(request: HttpRequest) -> HttpResponse:
     """Calls waiting (soonest session first), calls made in the last day, and messages that
     failed."""
     now = timezone.now()
+    # The live offers, once: which offer calls still matter, and their "Book it".
+    offers = {offer_key(e): e for e in live_offers().select_related("offer_branch")}
     waiting = list(
-        calls_to_make(now)
+        calls_to_make(now, offers)
         .select_related("appointment__branch", "appointment__topic", "patron", "handled_by")
         .order_by("appointment__starts_at", "created_at")
     )
@@ -90,7 +94,6 @@ def call_list(request: HttpRequest) -> HttpResponse:
     # Accessibility notes follow the privacy rules: the desk sees them on the day.
     with_notes = {c.patron_id for c in waiting if c.patron and c.patron.accessibility_needs}
     shown = access.needs_shown_for(request.user, with_notes) if with_notes else set()
-    offers = {offer_key(e): e for e in live_offers().select_related("offer_branch")}
     # After a cancellation (a closure's too) the desk offers to book again from the patron's
     # page, for those whose page this user may open.
     cancelled = {c.patron_id for c in waiting if c.kind == MessageKind.CANCELLATION and c.patron}

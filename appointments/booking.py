@@ -332,18 +332,6 @@ def _caps(counts: dict) -> list[str]:
     return reasons
 
 
-def caps_reached(
-    patron: Patron, starts_at: datetime, branch: Branch, *, ignoring: Appointment | None = None
-) -> list[str]:
-    """The limits this booking would break, in words for the desk (an empty list if none).
-
-    `ignoring` is the session being moved: it does not count against its own new time."""
-    counts = _person_counts(
-        patron, branch=branch, starts_at=starts_at, ends_at=starts_at, ignoring=ignoring
-    )
-    return _caps(counts)
-
-
 def _free_staff(
     topic, branch, starts_at, length, *, staff=None, for_desk=False, ignoring=None, holder=None
 ) -> list[StaffProfile]:

@@ -108,3 +108,79 @@ def test_the_details_form_says_what_is_wrong_where(client, librarian, branch):
     # The hidden time rides along, and the summary is the only list of errors: no repeat.
     assert f'<input type="hidden" name="slot" value="{slot}" id="id_slot">' in html
     assert html.count("Please tell us your name.") == 2  # beside the box, and in the summary
+
+
+# The time page's loop over a week's times, as the template wrote it before `{% time_options %}`.
+TIME_LOOP = engines["django"].from_string(
+    """{% for day, day_label, items in form.days %}
+        <fieldset class="day mb-3">
+          <legend class="h6">{{ day_label }}</legend>
+          <div class="d-flex flex-wrap gap-2">
+            {% for value, label in items %}
+              <div class="time-option">
+                <input class="btn-check" type="radio" name="slot" id="slot-{{ value }}"
+                  value="{{ value }}"{% if value == form.slot.value %} checked{% endif %} required>
+                <label class="btn btn-outline-primary" for="slot-{{ value }}">{{ label }}
+                  <span class="visually-hidden">on {{ day_label }}</span></label>
+              </div>
+            {% endfor %}
+          </div>
+        </fieldset>
+      {% endfor %}"""
+)
+TIME_TAG = engines["django"].from_string("{% load library_help %}{% time_options form %}")
+
+
+def test_the_time_buttons_have_the_markup_the_template_loop_gave_them(db):
+    from appointments.forms import TimeChoiceForm
+    from appointments.slots import Slot
+
+    from .factories import make_branch
+
+    branches = {b.pk: b for b in (make_branch("Central <Library>"), make_branch("Riverside"))}
+    central, riverside = branches
+    monday, tuesday = next_weekday(0), next_weekday(1)
+    slots = [
+        Slot(start=local(monday, 10), end=local(monday, 11), staff_id=1, branch_id=central),
+        Slot(start=local(monday, 14, 30), end=local(monday, 15), staff_id=2, branch_id=riverside),
+        Slot(start=local(tuesday, 12), end=local(tuesday, 13), staff_id=1, branch_id=central),
+    ]
+    names = {1: "Ana P.", 2: 'Ben "O."'}
+    chosen = f"{riverside}-2-{int(local(monday, 14, 30).timestamp())}"
+    for any_staff in (True, False):
+        for data in (None, {"slot": chosen}, {"slot": "<b>9-9-9</b>"}):
+            form = TimeChoiceForm(
+                data, slots=slots, branches=branches, staff_names=names, any_staff=any_staff
+            )
+            form.is_valid()
+            ours = TIME_TAG.render({"form": form})
+            assert parse_html(ours) == parse_html(TIME_LOOP.render({"form": form}))
+            assert ("checked" in ours) == (data == {"slot": chosen} and not any_staff)
+
+
+def test_the_time_filters_have_the_markup_django_gave_them(db):
+    from .factories import make_branch, make_staff
+
+    topic = make_topic("Email")
+    ana = make_staff("Ana <P.>", branch=make_branch("Central"), topics=[topic])
+    for branches in ([], [make_branch("Riverside & Co")]):
+        make_staff("Ben O.", branch=branches[0] if branches else ana.branches.get(), topics=[topic])
+        _same_filter_markup(topic, ana)
+
+
+def _same_filter_markup(topic, ana):
+    from django import forms as django_forms
+
+    from appointments.forms import TimeFilterForm
+
+    for data in (None, {}, {"staff": str(ana.pk), "week": "2026-12-01"}, {"branch": '"><x'}):
+        ours = TimeFilterForm(data, topic=topic)
+        django = TimeFilterForm(data, topic=topic)
+        for field in django.fields.values():
+            field.widget = (
+                django_forms.HiddenInput(attrs=field.widget.attrs)
+                if field.widget.is_hidden
+                else django_forms.Select(attrs=field.widget.attrs, choices=field.choices)
+            )
+        for name in ours.fields:
+            assert parse_html(str(ours[name])) == parse_html(str(django[name])), (data, name)

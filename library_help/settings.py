@@ -233,7 +233,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "library_help.static_files.StaticFiles"
     },
 }
 # Decided by the DEBUG of the environment, not the one the test runner turns off: in

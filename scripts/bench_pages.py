@@ -2,18 +2,22 @@
 
     scripts/with-db .venv/bin/python scripts/bench_pages.py [--large] [--workers 4]
         [--threads 2] [--connections 50] [--seconds 20] [--warmup 3] [--bookings 40]
+        [--cache redis://127.0.0.1:6379/14]
 
 Makes a throwaway database on the same PostgreSQL server, migrates, loads the demo data (with
 --large, also the large library of scripts/bench_slots.py: 40 staff, 5 branches, a month booked,
 and the pages are those of its topic), collects the static files (into the ignored staticfiles/,
 as a deployment does), serves the app with gunicorn and the production settings, then drives
 one page at a time with wrk, each after a short warm-up: /healthz/live (a bare Django view: the
-ceiling), home, a topic's need form, its time page (with the cookies of a browser that has
-described its need) and the need POST. Booking itself is not driven by wrk (it would use up
-the open times): --bookings online bookings are walked by --clients concurrent Python patrons
-(bench_production.Patron), and the booking POST's p50/p95 printed, with the SQL queries each
-patron request makes, counted in-process (Django's test Client and CaptureQueriesContext, in a
-`manage.py shell` against the same database). gunicorn is pinned to one core and wrk (and the
+ceiling), the privacy page (a template and no query: the most any of our pages could reach),
+home, a topic's need form, its time page (with the cookies of a browser that has described its
+need) and the need POST. With --cache, the shared cache (rate limits, cached open times,
+sessions) is that Redis database, flushed first, instead of the default PostgreSQL table.
+Booking itself is not driven by wrk (it would use up the open times): --bookings online
+bookings are walked by --clients concurrent Python patrons (bench_production.Patron), and the
+booking POST's p50/p95 printed, with the SQL queries each patron request makes, counted
+in-process (Django's test Client and CaptureQueriesContext, in a `manage.py shell` against the
+same database). gunicorn is pinned to one core and wrk (and the
 booking patrons) to the other when taskset is there; PostgreSQL is not pinned. Only loopback.
 """
 
@@ -169,10 +173,18 @@ def main() -> int:
     )
     parser.add_argument("--bookings", type=int, default=40, help="bookings in the booking walk")
     parser.add_argument("--clients", type=int, default=4, help="concurrent booking patrons")
+    parser.add_argument("--cache", help="CACHE_URL for the server (redis://...; flushed)")
     args = parser.parse_args()
 
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk (Debian's package)")
     bench_url = create_database(DB)
     env = server_env(bench_url)
+    if args.cache:
+        import redis
+
+        redis.Redis.from_url(args.cache).flushdb()
+        env["CACHE_URL"] = args.cache
     topic = LARGE_TOPIC if args.large else DEMO_TOPIC
     library = "demo + large library (40 staff, 5 branches)" if args.large else "demo library"
     bench_production.TOPIC = topic  # Patron.book walks this topic
@@ -217,6 +229,7 @@ def main() -> int:
 
         pages = [
             ("bare view /healthz/live", "/healthz/live", None, []),
+            ("template, no query /privacy/", "/privacy/", None, []),
             ("home /", "/", None, []),
             ("need form GET /book/<t>/", f"/book/{topic}/", None, []),
             ("time page GET /book/<t>/time/", f"/book/{topic}/time/", None, [cookie]),
@@ -230,7 +243,8 @@ def main() -> int:
         print(
             f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s "
             f"--timeout {args.timeout}s per page after a {args.warmup} s warm-up; {library}, "
-            f"topic {topic}; CONN_MAX_AGE={env['CONN_MAX_AGE']}\n"
+            f"topic {topic}; CONN_MAX_AGE={env['CONN_MAX_AGE']}; "
+            f"cache {'Redis' if args.cache else 'PostgreSQL table (the default)'}\n"
         )
         heading = (
             "req/s",

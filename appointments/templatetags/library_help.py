@@ -1,7 +1,9 @@
-"""Template filters for dates and times in plain words."""
+"""Template filters for dates and times in plain words, in the page's language."""
 
 from django import template
 from django.utils import timezone
+from django.utils.text import get_text_list
+from django.utils.translation import gettext, ngettext
 
 from appointments import formatting
 from patrons.phones import format_phone
@@ -23,6 +25,13 @@ def day(moment) -> str:
 @register.filter
 def clock(moment) -> str:
     return formatting.format_time(moment) if moment else ""
+
+
+@register.filter
+def session_lengths(minutes: list[int]) -> str:
+    """A topic's session lengths: "30 minutes or 60 minutes"."""
+    spelled = [ngettext("%(n)d minute", "%(n)d minutes", n) % {"n": n} for n in minutes or []]
+    return get_text_list(spelled, gettext("or"))
 
 
 @register.filter

@@ -1,6 +1,7 @@
 """Template filters for dates and times in plain words, in the page's language."""
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext, ngettext
@@ -32,6 +33,13 @@ def session_lengths(minutes: list[int]) -> str:
     """A topic's session lengths: "30 minutes or 60 minutes"."""
     spelled = [ngettext("%(n)d minute", "%(n)d minutes", n) % {"n": n} for n in minutes or []]
     return get_text_list(spelled, gettext("or"))
+
+
+@register.simple_tag
+def languages_by_own_name() -> list[tuple[str, str]]:
+    """(code, name) of each language offered, named in itself ("Español") whatever the page's
+    language: Django's get_available_languages would translate the names ("Inglés")."""
+    return settings.LANGUAGES
 
 
 @register.filter

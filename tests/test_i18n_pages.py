@@ -18,15 +18,6 @@ from .factories import CHICAGO, local, next_weekday
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture(autouse=True)
-def back_to_english_afterwards():
-    """LocaleMiddleware leaves the last request's language active in this thread: don't let a
-    Spanish request leak into the tests that follow."""
-    yield
-    translation.deactivate()
-
-
 SPANISH = {"HTTP_ACCEPT_LANGUAGE": "es-US,es;q=0.9"}
 
 # Text every English page shows in its header and footer.

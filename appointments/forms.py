@@ -408,8 +408,17 @@ class FeedbackForm(forms.Form):
     )
 
 
-# Django's own translations of the day names ("lunes" in Spanish).
-WEEKDAY_CHOICES = list(WEEKDAYS.items())
+# English day names, for waitlist.describe_wishes ("Tuesdays or Thursdays"), which is not yet
+# translated: Django's translated names would give it "luness" on a Spanish page.
+WEEKDAY_CHOICES = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
 
 
 # The parts of the day as patrons choose them (the same as TimeOfDay, in the page's language).
@@ -433,7 +442,8 @@ class WaitlistForm(forms.Form):
     )
     weekdays = forms.TypedMultipleChoiceField(
         label=_("Which days suit you? (optional: leave empty for any day)"),
-        choices=WEEKDAY_CHOICES,
+        # Django's own translations of the day names ("lunes" in Spanish).
+        choices=list(WEEKDAYS.items()),
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,

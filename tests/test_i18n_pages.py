@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils import translation
 
 from appointments.formatting import format_day, format_time, format_when
+from appointments.links import make_feedback_token, private_path
 
-from .factories import CHICAGO, local, next_weekday
+from .factories import CHICAGO, local, make_appointment, next_weekday
 
 pytestmark = pytest.mark.django_db
 
@@ -266,6 +267,50 @@ def test_the_privacy_page_and_error_pages_speak_spanish(client, db):
     assert missing.status_code == 404
     assert "No pudimos encontrar esa página" in missing.content.decode()
     assert '<html lang="es">' in missing.content.decode()
+
+
+def test_her_data_the_waiting_list_and_the_follow_up_speak_spanish(client, librarian, topic):
+    client.defaults.update(SPANISH)
+    session = make_appointment(
+        staff=librarian,
+        topic=topic,
+        branch=librarian.branches.first(),
+        start=local(next_weekday(1), 10),
+    )
+    my_data = _html(client.get(private_path(session) + "my-data/"))
+    _assert_spanish(
+        my_data,
+        "Los datos que tenemos sobre usted",
+        "Correo electrónico",
+        f"{format_day_in_spanish(next_weekday(1))}, 10:00 en Central Library",
+        "Nos contó: “Update my résumé”",
+        not_english=("The information we hold", "You told us"),
+    )
+    _assert_spanish(
+        _html(client.get(private_path(session) + "my-data/delete/")),
+        "¿Quiere borrar todos los datos que tenemos sobre usted?",
+        not_english=("Delete all the information",),
+    )
+    feedback_url = reverse("appointments:feedback", args=[make_feedback_token(session)])
+    _assert_spanish(
+        _html(client.get(feedback_url)),
+        "¿Le sirvió su sesión?",
+        "5 – Me ayudó mucho",
+        not_english=("Did your session help?", "It helped a lot"),
+    )
+
+    client.post(
+        reverse("appointments:need", args=[topic.slug]),
+        {"skill_level": "new", "learning_goal": "Correo", "party_size": 1},
+    )
+    _assert_spanish(
+        _html(client.get(reverse("appointments:join_waitlist", args=[topic.slug]))),
+        "Anótese en la lista de espera de Computer basics",
+        "¿Qué días le vienen bien?",
+        "martes",
+        "A cualquier hora del día",
+        not_english=("Join the waiting list", "Which days suit you", "Tuesday"),
+    )
 
 
 def test_dates_and_times_in_words_follow_the_language():

@@ -40,4 +40,4 @@ db-stop:
 MESSAGES_IGNORE := --ignore='.venv/*' --ignore='.pg/*' --ignore='tests/*' --ignore='scripts/*' --ignore='static/*'
 messages: install
 	$(PY) manage.py makemessages $(if $(LOCALE),--locale=$(LOCALE),--all) --add-location=file $(MESSAGES_IGNORE)
-	$(PY) manage.py compilemessages $(if $(LOCALE),--locale=$(LOCALE))
+	$(PY) manage.py compilemessages $(if $(LOCALE),--locale=$(LOCALE)) --ignore=.venv --ignore=.pg

@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 WITH_DB := scripts/with-db
 
-.PHONY: run serve test install lint format db-stop
+.PHONY: run serve test install lint format db-stop messages
 
 .venv/.installed: pyproject.toml scripts/install
 	scripts/install
@@ -33,3 +33,11 @@ format: install
 
 db-stop:
 	scripts/with-db --stop
+
+# The translation catalogues: `make messages` brings every locale/*/LC_MESSAGES/django.po up to
+# date with the code and compiles it; `make messages LOCALE=fr` starts a new language. Needs GNU
+# gettext (apt-get install gettext). Commit both the .po and the .mo.
+MESSAGES_IGNORE := --ignore='.venv/*' --ignore='.pg/*' --ignore='tests/*' --ignore='scripts/*' --ignore='static/*'
+messages: install
+	$(PY) manage.py makemessages $(if $(LOCALE),--locale=$(LOCALE),--all) --add-location=file $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages $(if $(LOCALE),--locale=$(LOCALE)) --ignore=.venv --ignore=.pg

@@ -7,14 +7,25 @@ from datetime import UTC, date, datetime
 from django import forms
 from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .formatting import format_day, format_time
 from .models import Branch, Channel, SkillLevel, StaffProfile, TimeOfDay, Topic
 from .slots import Slot
 
-PARTY_CHOICES = [(1, "Just me"), (2, "2 people"), (3, "3 people")]
+PARTY_CHOICES = [(1, _("Just me")), (2, _("2 people")), (3, _("3 people"))]
+
+# The answers to "How confident do you feel with this?" in the patron's own words (the same
+# levels as SkillLevel, which names them for staff).
+PATRON_SKILL_CHOICES = [
+    (SkillLevel.NEW, pgettext_lazy("patron's answer", "New to this")),
+    (SkillLevel.SOME, pgettext_lazy("patron's answer", "Some experience")),
+    (SkillLevel.CONFIDENT, pgettext_lazy("patron's answer", "Confident")),
+]
 
 
 USUAL_LENGTH = 60
@@ -30,44 +41,48 @@ class NeedForm(forms.Form):
     """What the patron wants help with and how confident they are: staff read it to prepare."""
 
     skill_level = forms.ChoiceField(
-        label="How confident do you feel with this?",
-        choices=SkillLevel.choices,
+        label=_("How confident do you feel with this?"),
+        choices=PATRON_SKILL_CHOICES,
         widget=forms.RadioSelect,
-        error_messages={"required": "Please choose how confident you feel."},
+        error_messages={"required": _("Please choose how confident you feel.")},
     )
     learning_goal = forms.CharField(
-        label="What would you like to learn or do?",
-        help_text=(
+        label=_("What would you like to learn or do?"),
+        help_text=_(
             "A sentence or two is plenty (at most 1,000 characters). "
             "It helps the staff member prepare for you."
         ),
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={
-            "required": "Please tell us what you would like help with.",
-            "max_length": "Please keep this to 1000 characters or fewer (it has %(show_value)d).",
+            "required": _("Please tell us what you would like help with."),
+            "max_length": _(
+                "Please keep this to 1000 characters or fewer (it has %(show_value)d)."
+            ),
         },
     )
     party_size = forms.TypedChoiceField(
-        label="How many people are coming?",
+        label=_("How many people are coming?"),
         choices=PARTY_CHOICES,
         coerce=int,
         initial=1,
         widget=forms.RadioSelect,
-        error_messages={"required": "Please say how many people are coming."},
+        error_messages={"required": _("Please say how many people are coming.")},
     )
     length = forms.TypedChoiceField(
-        label="How long a session?",
+        label=_("How long a session?"),
         coerce=int,
         widget=forms.RadioSelect,
-        error_messages={"required": "Please choose how long a session you need."},
+        error_messages={"required": _("Please choose how long a session you need.")},
     )
 
     def __init__(self, *args, topic: Topic, **kwargs):
         super().__init__(*args, **kwargs)
         self.topic = topic
         lengths = topic.session_lengths
-        self.fields["length"].choices = [(n, f"{n} minutes") for n in lengths]
+        self.fields["length"].choices = [
+            (n, ngettext("%(n)d minute", "%(n)d minutes", n) % {"n": n}) for n in lengths
+        ]
         if len(lengths) == 1:
             # Nothing to choose: the one length is used, whatever a request may say.
             del self.fields["length"]
@@ -76,12 +91,14 @@ class NeedForm(forms.Form):
         self.fields["length"].initial = usual
         shortest = min(lengths)
         if shortest < usual:
-            self.fields["length"].help_text = (
-                f"Most people choose {usual} minutes; "
-                f"choose {shortest} minutes for one quick question."
-            )
+            self.fields["length"].help_text = gettext(
+                "Most people choose %(usual)d minutes; "
+                "choose %(shortest)d minutes for one quick question."
+            ) % {"usual": usual, "shortest": shortest}
         else:
-            self.fields["length"].help_text = f"Most people choose {usual} minutes."
+            self.fields["length"].help_text = gettext("Most people choose %(usual)d minutes.") % {
+                "usual": usual
+            }
 
     def clean(self):
         data = super().clean()
@@ -92,7 +109,7 @@ class NeedForm(forms.Form):
     def clean_learning_goal(self):
         goal = self.cleaned_data["learning_goal"].strip()
         if not goal:
-            raise forms.ValidationError("Please tell us what you would like help with.")
+            raise forms.ValidationError(gettext("Please tell us what you would like help with."))
         return goal
 
 
@@ -155,13 +172,14 @@ class TimeFilterForm(forms.Form):
 
     branch = LoadedChoiceField(
         required=False,
-        empty_label="Any library",
+        label=_("Branch"),
+        empty_label=_("Any library"),
         widget=QuickSelect(attrs={"class": "form-select"}),
     )
     staff = LoadedChoiceField(
-        label="Staff member",
+        label=_("Staff member"),
         required=False,
-        empty_label="Any available staff member",
+        empty_label=_("Any available staff member"),
         widget=QuickSelect(attrs={"class": "form-select"}),
     )
     week = forms.DateField(required=False, widget=QuickHiddenInput)
@@ -202,11 +220,11 @@ class TimeChoiceForm(forms.Form):
     """One open time out of those offered. Rendered as radio buttons grouped by day."""
 
     slot = forms.ChoiceField(
-        label="Choose a time",
+        label=_("Choose a time"),
         widget=forms.RadioSelect,
         error_messages={
-            "required": "Please choose a time.",
-            "invalid_choice": "That time was just taken. Please choose another time.",
+            "required": _("Please choose a time."),
+            "invalid_choice": _("That time was just taken. Please choose another time."),
         },
     )
 
@@ -240,11 +258,20 @@ class TimeChoiceForm(forms.Form):
     def label_for(self, slot: Slot) -> str:
         label = format_time(self.local(slot))
         if not self.any_staff:
-            label += f" with {self.staff_names[slot.staff_id]}"
+            label = gettext("%(time)s with %(staff)s") % {
+                "time": label,
+                "staff": self.staff_names[slot.staff_id],
+            }
         if self.show_branch or len(self.branches) > 1:
-            label += f" at {self.branches[slot.branch_id].name}"
+            label = gettext("%(time)s at %(branch)s") % {
+                "time": label,
+                "branch": self.branches[slot.branch_id].name,
+            }
         if (slot.branch_id, slot.start) in self.held:
-            label += f" (held for {self.held[slot.branch_id, slot.start]})"
+            label = gettext("%(time)s (held for %(name)s)") % {
+                "time": label,
+                "name": self.held[slot.branch_id, slot.start],
+            }
         return label
 
     def days(self) -> list[tuple[date, str, list[tuple[str, str]]]]:
@@ -264,8 +291,8 @@ class TimeChoiceForm(forms.Form):
         return parse_slot_value(self.cleaned_data["slot"])
 
 
-UNKNOWN_TIME = "We could not find the time you chose. Please choose a time again."
-PAST_TIME = "That time has passed. Please choose another time."
+UNKNOWN_TIME = _("We could not find the time you chose. Please choose a time again.")
+PAST_TIME = _("That time has passed. Please choose another time.")
 
 
 class ChosenTimeForm(forms.Form):
@@ -295,25 +322,27 @@ class ChosenTimeForm(forms.Form):
         return branch, staff, start
 
     def error_message(self) -> str:
-        return self.errors["slot"][0]
+        return str(self.errors["slot"][0])
 
 
 class DeskBookingForm(NeedForm):
     """The desk's extra questions when booking for a patron."""
 
     channel = forms.ChoiceField(
-        label="How did the patron ask?",
-        choices=[(Channel.DESK, "In person at the desk"), (Channel.PHONE, "By phone")],
+        label=_("How did the patron ask?"),
+        choices=[(Channel.DESK, _("In person at the desk")), (Channel.PHONE, _("By phone"))],
         widget=forms.RadioSelect,
         initial=Channel.DESK,
-        error_messages={"required": "Please say whether the patron came in or phoned."},
+        error_messages={"required": _("Please say whether the patron came in or phoned.")},
     )
     limit_override_reason = forms.CharField(
-        label="Reason for booking past the limit",
+        label=_("Reason for booking past the limit"),
         required=False,
         max_length=200,
-        help_text="Only needed when a limit applies (upcoming sessions, or sessions in a day or "
-        "week): you will be told.",
+        help_text=_(
+            "Only needed when a limit applies (upcoming sessions, or sessions in a day or "
+            "week): you will be told."
+        ),
     )
 
     def __init__(self, *args, topic: Topic, over_limit: bool, length: int, **kwargs):
@@ -322,24 +351,31 @@ class DeskBookingForm(NeedForm):
         self.fields.pop("length", None)
         self.length = length
         self.over_limit = over_limit
-        self.fields["skill_level"].label = "How confident is the patron with this?"
-        self.fields["skill_level"].error_messages["required"] = (
+        self.fields["skill_level"].label = gettext("How confident is the patron with this?")
+        self.fields["skill_level"].choices = SkillLevel.choices
+        self.fields["skill_level"].error_messages["required"] = gettext(
             "Please choose how confident the patron feels."
         )
-        self.fields["learning_goal"].error_messages["required"] = (
+        self.fields["learning_goal"].error_messages["required"] = gettext(
             "Please note what the patron would like help with."
         )
-        self.fields["learning_goal"].label = "What does the patron want to learn or do?"
-        self.fields["learning_goal"].help_text = "In the patron's own words, if you can."
-        self.fields["party_size"].label = "How many people are coming?"
-        self.fields["party_size"].choices = [(1, "1 person"), (2, "2 people"), (3, "3 people")]
+        self.fields["learning_goal"].label = gettext("What does the patron want to learn or do?")
+        self.fields["learning_goal"].help_text = gettext("In the patron's own words, if you can.")
+        self.fields["party_size"].label = gettext("How many people are coming?")
+        self.fields["party_size"].choices = [
+            (1, gettext("1 person")),
+            (2, gettext("2 people")),
+            (3, gettext("3 people")),
+        ]
 
     def clean_limit_override_reason(self):
         reason = self.cleaned_data["limit_override_reason"].strip()
         if self.over_limit and not reason:
             raise forms.ValidationError(
-                "This patron is at the limit of upcoming sessions. Say why you are booking "
-                "another, or choose not to book."
+                gettext(
+                    "This patron is at the limit of upcoming sessions. Say why you are booking "
+                    "another, or choose not to book."
+                )
             )
         return reason
 
@@ -348,30 +384,34 @@ class MoveForm(forms.Form):
     """Staff moving a session: the reason is only needed when the new time goes past a limit."""
 
     limit_override_reason = forms.CharField(
-        label="Reason for going past the patron's limits",
+        label=_("Reason for going past the patron's limits"),
         required=False,
         max_length=200,
-        help_text="Only needed when the new time breaks a limit (sessions in a day or week): "
-        "you will be told.",
+        help_text=_(
+            "Only needed when the new time breaks a limit (sessions in a day or week): "
+            "you will be told."
+        ),
     )
 
 
 class CancelForm(forms.Form):
     who = forms.ChoiceField(
-        label="Who asked to cancel?",
+        label=_("Who asked to cancel?"),
         choices=[
-            ("patron", "The patron asked (they rang, wrote or came in)"),
-            ("library", "The library cannot hold it (we will offer another time)"),
+            ("patron", _("The patron asked (they rang, wrote or came in)")),
+            ("library", _("The library cannot hold it (we will offer another time)")),
         ],
         widget=forms.RadioSelect,
-        error_messages={"required": "Say who asked to cancel: it changes what the patron is told."},
+        error_messages={
+            "required": _("Say who asked to cancel: it changes what the patron is told.")
+        },
     )
 
 
 class PatronSearchForm(forms.Form):
     q = forms.CharField(
-        label="Find a patron",
-        help_text="Name, phone number, email address or library card number.",
+        label=_("Find a patron"),
+        help_text=_("Name, phone number, email address or library card number."),
         max_length=100,
         required=False,
     )
@@ -379,30 +419,32 @@ class PatronSearchForm(forms.Form):
 
 class FeedbackForm(forms.Form):
     helpful = forms.TypedChoiceField(
-        label="Did the session help?",
+        label=_("Did the session help?"),
         choices=[
-            (5, "5 – It helped a lot"),
+            (5, _("5 – It helped a lot")),
             (4, "4"),
-            (3, "3 – It helped a little"),
+            (3, _("3 – It helped a little")),
             (2, "2"),
-            (1, "1 – It did not help"),
+            (1, _("1 – It did not help")),
         ],
         coerce=int,
         widget=forms.RadioSelect,
         error_messages={
-            "required": "Please choose a number from 1 to 5.",
-            "invalid_choice": "Please choose a number from 1 to 5.",
+            "required": _("Please choose a number from 1 to 5."),
+            "invalid_choice": _("Please choose a number from 1 to 5."),
         },
     )
     comment = forms.CharField(
-        label="Anything else you would like to tell us? (optional)",
+        label=_("Anything else you would like to tell us? (optional)"),
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        error_messages={"max_length": "Please keep this to 1000 characters or fewer."},
+        error_messages={"max_length": _("Please keep this to 1000 characters or fewer.")},
     )
 
 
+# English day names, for waitlist.describe_wishes ("Tuesdays or Thursdays"), which is not yet
+# translated: Django's translated names would give it "luness" on a Spanish page.
 WEEKDAY_CHOICES = [
     (0, "Monday"),
     (1, "Tuesday"),
@@ -414,30 +456,40 @@ WEEKDAY_CHOICES = [
 ]
 
 
+# The parts of the day as patrons choose them (the same as TimeOfDay, in the page's language).
+PATRON_TIMES_OF_DAY = [
+    (TimeOfDay.ANY, pgettext_lazy("patron's answer", "Any time of day")),
+    (TimeOfDay.MORNING, pgettext_lazy("patron's answer", "Mornings (before noon)")),
+    (TimeOfDay.AFTERNOON, pgettext_lazy("patron's answer", "Afternoons (noon to 5 pm)")),
+    (TimeOfDay.EVENING, pgettext_lazy("patron's answer", "Evenings (from 5 pm)")),
+]
+
+
 class WaitlistForm(forms.Form):
     """Where and when a waiting patron could come. All optional: any library, any day, any
     time of day."""
 
     branch = forms.ModelChoiceField(
-        label="Which library? (optional)",
+        label=_("Which library? (optional)"),
         queryset=Branch.objects.all(),
         required=False,
-        empty_label="Any library",
+        empty_label=_("Any library"),
     )
     weekdays = forms.TypedMultipleChoiceField(
-        label="Which days suit you? (optional: leave empty for any day)",
-        choices=WEEKDAY_CHOICES,
+        label=_("Which days suit you? (optional: leave empty for any day)"),
+        # Django's own translations of the day names ("lunes" in Spanish).
+        choices=list(WEEKDAYS.items()),
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     time_of_day = forms.ChoiceField(
-        label="Which time of day suits you?",
-        choices=TimeOfDay.choices,
+        label=_("Which time of day suits you?"),
+        choices=PATRON_TIMES_OF_DAY,
         required=False,
         initial=TimeOfDay.ANY,
         widget=forms.RadioSelect,
-        error_messages={"invalid_choice": "Please choose a time of day from the list."},
+        error_messages={"invalid_choice": _("Please choose a time of day from the list.")},
     )
 
     def __init__(self, *args, times_of_day: list[str], **kwargs):
@@ -446,6 +498,6 @@ class WaitlistForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["time_of_day"].choices = [
             (value, label)
-            for value, label in TimeOfDay.choices
+            for value, label in PATRON_TIMES_OF_DAY
             if value == TimeOfDay.ANY or value in times_of_day
         ]

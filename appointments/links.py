@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .models import Appointment
 
@@ -46,14 +47,17 @@ def appointment_from_token(token: str) -> Appointment:
         )
     except (signing.BadSignature, Appointment.DoesNotExist, ValueError) as error:
         raise LinkError(
-            "This link does not work. Please check that you copied all of it, "
-            f"or call us at {settings.LIBRARY_PHONE}."
+            gettext(
+                "This link does not work. Please check that you copied all of it, "
+                "or call us at %(phone)s."
+            )
+            % {"phone": settings.LIBRARY_PHONE}
         ) from error
     expires = appointment.ends_at + timedelta(days=settings.PATRON_LINK_DAYS_AFTER)
     if timezone.now() > expires or appointment.patron_id is None:
         raise LinkError(
-            "This link has expired. If you need help with a booking, "
-            f"call us at {settings.LIBRARY_PHONE}."
+            gettext("This link has expired. If you need help with a booking, call us at %(phone)s.")
+            % {"phone": settings.LIBRARY_PHONE}
         )
     return appointment
 
@@ -77,10 +81,10 @@ def appointment_from_feedback_token(token: str) -> Appointment:
         reference = signing.loads(token, salt=FEEDBACK_SALT, max_age=timedelta(days=FEEDBACK_DAYS))
         return Appointment.objects.select_related("topic", "branch").get(reference=reference)
     except signing.SignatureExpired as error:
-        raise LinkError("This link has expired. Thank you all the same.") from error
+        raise LinkError(gettext("This link has expired. Thank you all the same.")) from error
     except (signing.BadSignature, Appointment.DoesNotExist, ValueError) as error:
         raise LinkError(
-            "This link does not work. Please check that you copied all of it."
+            gettext("This link does not work. Please check that you copied all of it.")
         ) from error
 
 

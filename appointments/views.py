@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
@@ -104,7 +105,7 @@ def _save_draft(request: HttpRequest, topic: Topic, draft: dict) -> None:
 
 
 def _ask_need_first(request: HttpRequest, topic: Topic) -> HttpResponse:
-    messages.info(request, "First, tell us a little about what you need.")
+    messages.info(request, gettext("First, tell us a little about what you need."))
     return redirect("appointments:need", slug=topic.slug)
 
 
@@ -211,7 +212,8 @@ def time_choices(
         "show_branch": branch is None and filter_form.branch_count > 1,
         "week_start": week_start,
         "week_end": week_end,
-        "week_label": f"{format_day(week_start)} to {format_day(week_end)}",
+        "week_label": gettext("%(first)s to %(last)s")
+        % {"first": format_day(week_start), "last": format_day(week_end)},
         "previous_week": week_start - timedelta(days=7) if week_start > today else None,
         "next_week": week_end + timedelta(days=1) if week_end < last_day else None,
         "next_open_day": local_day(later[0]) if later and not week_slots else None,
@@ -311,7 +313,7 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             request.session.pop(f"booking:{topic.slug}", None)
-            messages.success(request, "You're booked. We look forward to seeing you.")
+            messages.success(request, gettext("You're booked. We look forward to seeing you."))
             return redirect(private_path(appointment))
     local_start = start.astimezone(branch.tz)
     context = {
@@ -328,10 +330,10 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def too_late_message(appointment) -> str:
-    return (
+    return gettext(
         "Your session is too soon to cancel or change online. Please call the desk at "
-        f"{appointment.branch.phone or settings.LIBRARY_PHONE}: we will sort it out with you."
-    )
+        "%(phone)s: we will sort it out with you."
+    ) % {"phone": appointment.branch.phone or settings.LIBRARY_PHONE}
 
 
 def _from_link(request: HttpRequest, token: str):
@@ -376,10 +378,10 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
     if refused:
         return refused
     if appointment.status == Status.CANCELLED:
-        messages.info(request, "This session is already cancelled.")
+        messages.info(request, gettext("This session is already cancelled."))
         return redirect(reverse("appointments:manage", args=[token]))
     if not appointment.is_cancellable:
-        messages.info(request, "This session can no longer be cancelled online.")
+        messages.info(request, gettext("This session can no longer be cancelled online."))
         return redirect(reverse("appointments:manage", args=[token]))
     if not appointment.can_change_online:
         messages.info(request, too_late_message(appointment))
@@ -391,7 +393,9 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
             messages.error(request, error.message)
             cancelled = False
         if cancelled:
-            messages.success(request, "Your session is cancelled. Thank you for letting us know.")
+            messages.success(
+                request, gettext("Your session is cancelled. Thank you for letting us know.")
+            )
         return redirect(reverse("appointments:manage", args=[token]))
     return render(request, "appointments/cancel.html", {"appointment": appointment})
 
@@ -406,7 +410,7 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
         return refused
     manage_url = reverse("appointments:manage", args=[token])
     if not appointment.is_cancellable:
-        messages.info(request, "This session can no longer be changed online.")
+        messages.info(request, gettext("This session can no longer be changed online."))
         return redirect(manage_url)
     if not appointment.can_change_online:
         messages.info(request, too_late_message(appointment))
@@ -429,7 +433,9 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
             except BookingError as error:
                 form.add_error("slot", error.message)
             else:
-                messages.success(request, "Your session has a new time. We have let you know.")
+                messages.success(
+                    request, gettext("Your session has a new time. We have let you know.")
+                )
                 return redirect(manage_url)
         form.options = _time_form(context).options
     else:
@@ -581,7 +587,7 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
         except BookingError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, "You're booked. We look forward to seeing you.")
+            messages.success(request, gettext("You're booked. We look forward to seeing you."))
             return redirect(private_path(appointment))
     return render(request, "appointments/waitlist_offer.html", {"entry": entry})
 
@@ -589,10 +595,10 @@ def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
 def _place_from_link(request: HttpRequest, token: str):
     entry = entry_from_place_token(token)
     if entry is None:
-        message = (
+        message = gettext(
             "This link does not work: it may be damaged, or you are no longer on the waiting "
-            f"list. Please call us at {settings.LIBRARY_PHONE}."
-        )
+            "list. Please call us at %(phone)s."
+        ) % {"phone": settings.LIBRARY_PHONE}
         response = render(request, "appointments/link_error.html", {"message": message})
         response.status_code = 404
         return None, response
@@ -619,7 +625,7 @@ def waitlist_place(request: HttpRequest, token: str) -> HttpResponse:
             weekdays=data["weekdays"],
             time_of_day=data["time_of_day"],
         ):
-            messages.success(request, "Thank you: we have changed when you could come.")
+            messages.success(request, gettext("Thank you: we have changed when you could come."))
         return redirect("appointments:waitlist_place", token=token)
     context = {"entry": entry, "form": form, "token": token, "wishes": describe_wishes(entry)}
     return render(request, "appointments/waitlist_place.html", context)

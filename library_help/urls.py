@@ -21,5 +21,6 @@ urlpatterns = [
     path("healthz/live", health.live, name="healthz_live"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("appointments.urls")),
 ]

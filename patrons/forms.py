@@ -3,6 +3,8 @@
 from functools import partial
 
 from django import forms
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .models import ContactMethod, Patron
 from .phones import NotAPhoneNumber, invalid_message, normalise_phone
@@ -20,6 +22,14 @@ class PhoneNumberField(forms.CharField):
             raise forms.ValidationError(invalid_message(), code="invalid") from None
 
 
+# The ways to be reached, as the patron chooses them (ContactMethod's, in the page's language).
+CONTACT_CHOICES = [
+    (ContactMethod.EMAIL, pgettext_lazy("patron's answer", "Email")),
+    (ContactMethod.TEXT, pgettext_lazy("patron's answer", "Text message")),
+    (ContactMethod.CALL, pgettext_lazy("patron's answer", "Phone call")),
+]
+
+
 class PatronForm(forms.ModelForm):
     """Who the session is for and how to reach them. Email or phone, at least one."""
 
@@ -35,29 +45,31 @@ class PatronForm(forms.ModelForm):
         ]
         field_classes = {"phone": PhoneNumberField}
         labels = {
-            "name": "Your name",
-            "email": "Email address (optional if you give a phone number)",
-            "phone": "Phone number (optional if you give an email address)",
-            "preferred_contact": "How should we reach you?",
-            "card_number": "Library card number (optional)",
-            "accessibility_needs": "Anything that would help you during the session? (optional)",
+            "name": _("Your name"),
+            "email": _("Email address (optional if you give a phone number)"),
+            "phone": _("Phone number (optional if you give an email address)"),
+            "preferred_contact": _("How should we reach you?"),
+            "card_number": _("Library card number (optional)"),
+            "accessibility_needs": _("Anything that would help you during the session? (optional)"),
         }
         help_texts = {
-            "name": "So the staff member can greet you.",
-            "email": "We send your confirmation and a reminder here.",
-            "phone": "For a text message or a call, if you prefer that to email.",
-            "card_number": "Only if you want us to link the session to your library card.",
-            "accessibility_needs": (
+            "name": _("So the staff member can greet you."),
+            "email": _("We send your confirmation and a reminder here."),
+            "phone": _("For a text message or a call, if you prefer that to email."),
+            "card_number": _("Only if you want us to link the session to your library card."),
+            "accessibility_needs": _(
                 "For example: large print, a hearing loop, a wheelchair-accessible desk."
             ),
         }
         error_messages = {
             "name": {
-                "required": "Please tell us your name.",
-                "max_length": "Please keep the name to 120 characters or fewer.",
+                "required": _("Please tell us your name."),
+                "max_length": _("Please keep the name to 120 characters or fewer."),
             },
-            "email": {"invalid": "Please check the email address, for example name@example.org."},
-            "preferred_contact": {"required": "Please choose how we should reach you."},
+            "email": {
+                "invalid": _("Please check the email address, for example name@example.org.")
+            },
+            "preferred_contact": {"required": _("Please choose how we should reach you.")},
         }
         widgets = {
             "preferred_contact": forms.RadioSelect,
@@ -69,6 +81,7 @@ class PatronForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["preferred_contact"].choices = CONTACT_CHOICES
         if self.instance.pk is None and "preferred_contact" not in (kwargs.get("initial") or {}):
             # Nothing chosen for them: a patron with only a phone must not be told "you chose
             # email" about a choice they never made.
@@ -78,7 +91,7 @@ class PatronForm(forms.ModelForm):
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
-            raise forms.ValidationError("Please tell us your name.")
+            raise forms.ValidationError(gettext("Please tell us your name."))
         return name
 
     def clean(self):
@@ -88,11 +101,13 @@ class PatronForm(forms.ModelForm):
         if "email" in self.errors or "phone" in self.errors:
             return data
         if not email and not phone:
-            self.add_error("email", "Please give an email address or a phone number.")
+            self.add_error("email", gettext("Please give an email address or a phone number."))
         elif preferred == ContactMethod.EMAIL and not email:
-            self.add_error("email", "You chose email, so please give an email address.")
+            self.add_error("email", gettext("You chose email, so please give an email address."))
         elif preferred in (ContactMethod.TEXT, ContactMethod.CALL) and not phone:
-            self.add_error("phone", "You chose a text or a call, so please give a phone number.")
+            self.add_error(
+                "phone", gettext("You chose a text or a call, so please give a phone number.")
+            )
         return data
 
     def validate_constraints(self, exclude=None):
@@ -115,18 +130,20 @@ class DeskPatronForm(PatronForm):
     """The same details, asked by the desk: every question speaks about the patron, not to them."""
 
     LABELS = {
-        "name": "Patron's name",
-        "email": "Patron's email address (optional if you give a phone number)",
-        "phone": "Patron's phone number (optional if you give an email address)",
-        "preferred_contact": "How does the patron want to be reached?",
-        "card_number": "Patron's library card number (optional)",
-        "accessibility_needs": "Anything that would help the patron during the session? (optional)",
+        "name": _("Patron's name"),
+        "email": _("Patron's email address (optional if you give a phone number)"),
+        "phone": _("Patron's phone number (optional if you give an email address)"),
+        "preferred_contact": _("How does the patron want to be reached?"),
+        "card_number": _("Patron's library card number (optional)"),
+        "accessibility_needs": _(
+            "Anything that would help the patron during the session? (optional)"
+        ),
     }
     HELP_TEXTS = {
-        "name": "So the staff member can greet them.",
-        "email": "Their confirmation and reminder go here if they choose email.",
-        "phone": "For a text message or a call.",
-        "card_number": "Only if they want the session linked to their library card.",
+        "name": _("So the staff member can greet them."),
+        "email": _("Their confirmation and reminder go here if they choose email."),
+        "phone": _("For a text message or a call."),
+        "card_number": _("Only if they want the session linked to their library card."),
     }
 
     def __init__(self, *args, **kwargs):

@@ -10,6 +10,7 @@ import re
 
 import phonenumbers
 from django.conf import settings
+from django.utils.translation import gettext
 
 # The example in the error message: a number from the library's own area reads friendlier than
 # the placeholder the phonenumbers library offers (for the US, 201-555-0123).
@@ -41,10 +42,11 @@ def example_number() -> str:
 
 
 def invalid_message() -> str:
-    return (
-        f"Please check the phone number: it should look like {example_number()}. "
+    """The phone field's error, in the page's language."""
+    return gettext(
+        "Please check the phone number: it should look like %(example)s. "
         "A number from another country starts with + and the country code."
-    )
+    ) % {"example": example_number()}
 
 
 def normalise_phone(typed: str) -> str:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from django.core.cache import caches
+from django.utils import translation
+
+from library_help.cache import DatabaseCache
 
 from .factories import make_branch, make_staff, make_topic
 
@@ -11,6 +17,23 @@ from .factories import make_branch, make_staff, make_topic
 def fast_password_hashing(settings):
     """Real hashing costs a quarter second a user; tests only need passwords that work."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache_cull_count():
+    """The database cache culls (one extra query) on every 50th write of a process: each test
+    starts the count afresh, so no test's query count depends on how many tests ran before it."""
+    backend = caches["default"]
+    if isinstance(backend, DatabaseCache):
+        backend._writes = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def back_to_the_default_language():
+    """LocaleMiddleware leaves the last request's language active in the thread: a Spanish
+    page must not leave the tests that follow writing Spanish."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
-"""Template filters for dates and times in plain words."""
+"""Template filters for dates and times in plain words, in the page's language."""
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.text import get_text_list
+from django.utils.translation import gettext, ngettext
 
 from appointments import formatting
 from patrons.phones import format_phone
@@ -25,6 +28,20 @@ def day(moment) -> str:
 @register.filter
 def clock(moment) -> str:
     return formatting.format_time(moment) if moment else ""
+
+
+@register.filter
+def session_lengths(minutes: list[int]) -> str:
+    """A topic's session lengths: "30 minutes or 60 minutes"."""
+    spelled = [ngettext("%(n)d minute", "%(n)d minutes", n) % {"n": n} for n in minutes or []]
+    return get_text_list(spelled, gettext("or"))
+
+
+@register.simple_tag
+def languages_by_own_name() -> list[tuple[str, str]]:
+    """(code, name) of each language offered, named in itself ("Español") whatever the page's
+    language: Django's get_available_languages would translate the names ("Inglés")."""
+    return settings.LANGUAGES
 
 
 @register.filter
@@ -101,7 +118,8 @@ def time_options(form) -> str:
             f'<fieldset class="day mb-3">\n<legend class="h6">{day_label}</legend>\n'
             '<div class="d-flex flex-wrap gap-2">\n'
         )
-        on_day = f'<span class="visually-hidden">on {day_label}</span>'
+        on_day = escape(gettext("on %(day_label)s")) % {"day_label": day_label}
+        on_day = f'<span class="visually-hidden">{on_day}</span>'
         for value, label in items:
             value = escape(value)
             checked = " checked" if value == chosen else ""

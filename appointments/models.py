@@ -19,7 +19,6 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from library_help.languages import language_choices, other_language_choices, supported
-
 from patrons.phones import format_phone
 
 

@@ -69,16 +69,23 @@ class TopicQuerySet(models.QuerySet):
         """Topics with their texts in `language` (the active language by default) fetched in
         one extra query, for `translated_name` and `translated_description`; no query at all
         when that language is the default."""
-        language = supported(language or translation.get_language())
-        if language == settings.LANGUAGE_CODE:
-            return self
-        return self.prefetch_related(
-            Prefetch(
-                "translations",
-                queryset=TopicTranslation.objects.filter(language=language),
-                to_attr=_translations_attr(language),
-            )
+        return self.prefetch_related(*topic_texts(language=language))
+
+
+def topic_texts(through: str = "", *, language: str | None = None) -> list[Prefetch]:
+    """The prefetch of topics' texts in `language` (the active one by default), for any
+    queryset that reaches topics: `through="topic"` from sessions. Empty for the default
+    language, whose texts are the topic's own."""
+    language = supported(language or translation.get_language())
+    if language == settings.LANGUAGE_CODE:
+        return []
+    return [
+        Prefetch(
+            f"{through}__translations" if through else "translations",
+            queryset=TopicTranslation.objects.filter(language=language),
+            to_attr=_translations_attr(language),
         )
+    ]
 
 
 def _translations_attr(language: str) -> str:
@@ -388,6 +395,11 @@ class AppointmentQuerySet(models.QuerySet):
         from django.utils import timezone
 
         return self.filter(status=Status.CONFIRMED, starts_at__gt=now or timezone.now())
+
+    def with_topic_texts(self, language: str | None = None):
+        """Each session's topic with its texts in the active language: one extra query, or
+        none in the default language."""
+        return self.prefetch_related(*topic_texts("topic", language=language))
 
 
 class Appointment(models.Model):

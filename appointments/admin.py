@@ -23,8 +23,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from library_help.languages import other_language_choices
 from patrons.models import AccessRecord, phone_search_condition, record_access
 from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone, phone_digits
 
@@ -43,6 +46,7 @@ from .models import (
     Message,
     StaffProfile,
     Topic,
+    TopicTranslation,
     WaitlistEntry,
     WaitlistState,
     WalkIn,
@@ -471,12 +475,27 @@ def calendar_return_url(query: str) -> str:
     return reverse("admin:appointments_calendar") + "?" + urlencode(kept)
 
 
+class TopicTranslationInline(admin.StackedInline):
+    """The topic's name and description in another language. Either may stay empty: patrons
+    then read the default language's text."""
+
+    model = TopicTranslation
+    extra = 0
+    fields = ["language", "name", "description"]
+    verbose_name = _("text in another language")
+    verbose_name_plural = _("texts in other languages")
+
+    def get_max_num(self, request, obj=None, **kwargs):
+        return len(other_language_choices())
+
+
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
     list_display = ["name", "lengths_display", "is_active"]
     list_filter = ["is_active"]
-    search_fields = ["name", "description"]
+    search_fields = ["name", "description", "translations__name"]
     prepopulated_fields = {"slug": ["name"]}
+    inlines = [TopicTranslationInline]
 
 
 class AppointmentForm(forms.ModelForm):
@@ -979,7 +998,7 @@ class WaitlistEntryAdmin(PrivateLookupsAdmin):
     @admin.display(description="days")
     def days(self, obj):
         names = dict(Weekday.choices)
-        return ", ".join(names[d] for d in obj.weekdays) or "Any day"
+        return ", ".join(str(names[d]) for d in obj.weekdays) or gettext("Any day")
 
     @admin.action(description="Remove from the waiting list", permissions=["change"])
     def remove_from_list(self, request, queryset):

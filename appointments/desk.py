@@ -51,6 +51,8 @@ class DeskBookingWithLanguageForm(DeskBookingForm):
     language = forms.ChoiceField(
         label=_("Language for messages"),
         choices=language_choices,
+        # Left out (an older form still open), the patron's language stays as it is.
+        required=False,
         help_text=_("The confirmation, the reminder and any change reach the patron in it."),
     )
 
@@ -168,7 +170,7 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
                     channel=data["channel"],
                     booked_by=request.user,
                     limit_override_reason=data["limit_override_reason"],
-                    language=data["language"],
+                    language=data["language"] or None,
                 )
             except BookingError as error:
                 time_form.add_error("slot" if error.code == "taken" else None, error.message)

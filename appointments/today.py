@@ -20,7 +20,7 @@ from patrons.models import AccessRecord, Patron
 from . import access
 from .booking import BookingError, pause_reason, record_outcome
 from .formatting import parse_day
-from .models import Appointment, Branch, SkillLevel, Topic, WalkIn
+from .models import Appointment, Branch, SkillLevel, Topic, WalkIn, topic_texts
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
@@ -87,7 +87,13 @@ def today(request: HttpRequest) -> HttpResponse:
             if s.patron_id
         )
     walk_ins = (
-        WalkIn.objects.filter(branch=branch, at__date=day).select_related("topic") if branch else []
+        (
+            WalkIn.objects.filter(branch=branch, at__date=day)
+            .select_related("topic")
+            .prefetch_related(*topic_texts("topic"))
+        )
+        if branch
+        else []
     )
     return render(
         request,

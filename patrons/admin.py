@@ -43,7 +43,7 @@ class PatronAdminForm(forms.ModelForm):
 
     class Meta:
         model = Patron
-        fields = PatronForm.Meta.fields
+        fields = [*PatronForm.Meta.fields, "language"]
         field_classes = {"phone": PhoneNumberField}
 
 
@@ -66,8 +66,8 @@ class PhoneToCheckFilter(admin.SimpleListFilter):
 @admin.register(Patron)
 class PatronAdmin(PrivateLookupsAdmin):
     form = PatronAdminForm
-    list_display = ["name", "email", "phone_number", "preferred_contact", "card_number"]
-    list_filter = ["preferred_contact", PhoneToCheckFilter]
+    list_display = ["name", "email", "phone_number", "preferred_contact", "language", "card_number"]
+    list_filter = ["preferred_contact", "language", PhoneToCheckFilter]
     search_fields = ["name", "email", "phone", "phone_digits", "card_number"]
     inlines = [AppointmentInline]
     readonly_fields = ["who_has_looked"]
@@ -96,6 +96,7 @@ class PatronAdmin(PrivateLookupsAdmin):
             "email",
             "phone",
             "preferred_contact",
+            "language",
             "card_number",
             "accessibility_needs",
         ]

@@ -46,6 +46,15 @@ class PatronAdminForm(forms.ModelForm):
         fields = [*PatronForm.Meta.fields, "language"]
         field_classes = {"phone": PhoneNumberField}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left out of a submission, the language the record has stays as it is.
+        if "language" in self.fields:  # not for those who may only look
+            self.fields["language"].required = False
+
+    def clean_language(self) -> str:
+        return self.cleaned_data["language"] or self.instance.language
+
 
 class PhoneToCheckFilter(admin.SimpleListFilter):
     """Numbers kept as typed because they could not be read (saved before numbers were

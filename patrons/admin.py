@@ -13,6 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from appointments import access
 from appointments.admin import PrivateLookupsAdmin
@@ -60,11 +62,11 @@ class PhoneToCheckFilter(admin.SimpleListFilter):
     """Numbers kept as typed because they could not be read (saved before numbers were
     checked): staff can find them and ask the patron."""
 
-    title = "phone number"
+    title = _("phone number")
     parameter_name = "phone_number"
 
     def lookups(self, request, model_admin):
-        return [("to_check", "To check (could not be read)")]
+        return [("to_check", _("To check (could not be read)"))]
 
     def queryset(self, request, queryset):
         if self.value() == "to_check":
@@ -90,7 +92,7 @@ class PatronAdmin(PrivateLookupsAdmin):
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return found | queryset.filter(phone_search_condition(search_term)), may_have_duplicates
 
-    @admin.display(description="phone", ordering="phone")
+    @admin.display(description=_("phone"), ordering="phone")
     def phone_number(self, obj):
         return obj.phone_display
 
@@ -141,11 +143,11 @@ class PatronAdmin(PrivateLookupsAdmin):
             .order_by("pk")
         )
 
-    @admin.display(description="who has looked at this record")
+    @admin.display(description=_("who has looked at this record"))
     def who_has_looked(self, obj):
         records = obj.accesses.select_related("user")[:20]
         if not records:
-            return "Nobody yet."
+            return _("Nobody yet.")
         return format_html(
             "<ul>{}</ul>",
             format_html_join(
@@ -190,13 +192,16 @@ class PatronAdmin(PrivateLookupsAdmin):
                 return redirect("admin:patrons_patron_change", patron.pk)
             messages.success(
                 request,
-                f"The patron's details are deleted. {counts['cancelled']} upcoming session(s) "
-                "cancelled; past sessions keep only their statistics.",
+                gettext(
+                    "The patron's details are deleted. %(count)s upcoming session(s) "
+                    "cancelled; past sessions keep only their statistics."
+                )
+                % {"count": counts["cancelled"]},
             )
             return redirect("admin:patrons_patron_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": "Forget this patron?",
+            "title": _("Forget this patron?"),
             "patron": patron,
             "upcoming": patron.appointments.upcoming().count(),
             "opts": self.model._meta,

@@ -365,7 +365,10 @@ class Closure(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.branch} closed: {self.reason}"
+        return gettext("%(branch)s closed: %(reason)s") % {
+            "branch": self.branch,
+            "reason": self.reason,
+        }
 
 
 class SkillLevel(models.TextChoices):
@@ -518,7 +521,7 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.topic} with {self.staff}"
+        return gettext("%(topic)s with %(staff)s") % {"topic": self.topic, "staff": self.staff}
 
     def save(self, *args, **kwargs):
         self.occupied_from = self.starts_at - timedelta(minutes=self.padding_before)
@@ -637,7 +640,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         to = format_phone(self.to)  # an email address is shown as it is
-        return f"{self.get_kind_display()} by {self.get_channel_display().lower()} to {to}"
+        return gettext("%(kind)s by %(channel)s to %(to)s") % {
+            "kind": self.get_kind_display(),
+            "channel": self.get_channel_display().lower(),
+            "to": to,
+        }
 
 
 class Feedback(models.Model):
@@ -660,7 +667,10 @@ class Feedback(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Feedback on {self.appointment}: {self.helpful}/5"
+        return gettext("Feedback on %(session)s: %(helpful)s/5") % {
+            "session": self.appointment,
+            "helpful": self.helpful,
+        }
 
 
 class WalkIn(models.Model):
@@ -686,7 +696,10 @@ class WalkIn(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.topic}, {self.minutes} minutes"
+        return gettext("%(topic)s, %(minutes)s minutes") % {
+            "topic": self.topic,
+            "minutes": self.minutes,
+        }
 
 
 class WaitlistState(models.TextChoices):
@@ -766,4 +779,7 @@ class WaitlistEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.patron} waiting for {self.topic}"
+        return gettext("%(patron)s waiting for %(topic)s") % {
+            "patron": self.patron,
+            "topic": self.topic,
+        }

@@ -7,10 +7,14 @@ Dates inside messages are worded by appointments/formatting.py, so these tests a
 message's own words, not on the wording of dates.
 """
 
+import ast
+import gettext
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -439,3 +443,48 @@ def test_staff_give_a_topic_its_spanish_texts_in_the_admin(client, topic):
     saved = TopicTranslation.objects.get()
     assert (saved.topic, saved.language, saved.name) == (topic, "es", SPANISH_NAME)
     assert topic.in_language("es")[1] == "Ratón, teclado y correo electrónico."
+
+
+def test_every_word_of_every_message_template_is_marked_for_translation():
+    """A message template that gains words outside {% translate %} and {% blocktranslate %}
+    would reach a Spanish-speaking patron in English."""
+    folder = Path(settings.BASE_DIR) / "templates" / "messages"
+    templates = sorted(folder.rglob("*.txt"))
+    assert len(templates) == 24
+    for template in templates:
+        text = template.read_text()
+        text = re.sub(r"{% blocktranslate.*?{% endblocktranslate %}", "", text, flags=re.S)
+        text = re.sub(r"{%.*?%}|{{.*?}}", "", text, flags=re.S)
+        text = re.sub(r"\S*/\S*", "", text)  # the admin's address, not words
+        assert not re.search(r"[A-Za-z]", text), (template.name, text)
+
+
+def test_the_spanish_catalogue_is_complete_and_compiled():
+    """No untranslated or fuzzy entry, and the committed .mo says what the .po says (a fresh
+    machine may have no gettext to compile it)."""
+    folder = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
+    entries = (folder / "django.po").read_text().split("\n\n")[1:]
+    assert len(entries) > 400
+    with open(folder / "django.mo", "rb") as compiled:
+        catalogue = gettext.GNUTranslations(compiled)
+    for entry in entries:
+        assert "#, fuzzy" not in entry and "fuzzy," not in entry, entry
+        assert not re.search(r'^msgstr(\[\d\])? ""$(?!\n")', entry, flags=re.M), entry
+        msgid = "".join(ast.literal_eval(part) for part in _po_string(entry, "msgid"))
+        if "msgid_plural" not in entry:
+            assert catalogue.gettext(msgid) != msgid or msgid in SAME_IN_SPANISH, msgid
+
+
+# Words that Spanish writes as English does.
+SAME_IN_SPANISH = {"{closed} ({reason}).", "{closed}.", "%(name)s at %(time)s"}
+
+
+def _po_string(entry: str, keyword: str) -> list[str]:
+    lines = entry.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(keyword + " "))
+    parts = [lines[start][len(keyword) + 1 :]]
+    for line in lines[start + 1 :]:
+        if not line.startswith('"'):
+            break
+        parts.append(line)
+    return parts

@@ -15,13 +15,14 @@ most one duplicate, of the one message in flight.
 A failed send is retried with growing pauses and, after MESSAGE_MAX_ATTEMPTS tries, shown to
 staff as failed.
 
-A patron is reached by the channel they chose, in the language on their record: everything a
-patron reads (subject, body, calendar file, the call script the desk reads to them) is written
-under `translation.override(their language)`, never in the language of the request that
-happened to cause it. Staff messages are written in the default language.
 A patron is reached by the channel they chose. Text messages carry only the date, time, branch
 and a link: never what the patron asked for help with. Phone calls are not sent: they wait on
 the staff call list until someone marks them done or not reached.
+
+A patron is written to in the language on their record: everything they read (subject, body,
+calendar file, the call script the desk reads to them) is put into words under
+`translation.override(their language)`, never in the language of the request that happened to
+cause it. Staff messages are written in the default language.
 """
 
 from __future__ import annotations

@@ -23,8 +23,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from library_help.languages import other_language_choices
 from patrons.models import AccessRecord, phone_search_condition, record_access
 from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone, phone_digits
 
@@ -43,6 +46,7 @@ from .models import (
     Message,
     StaffProfile,
     Topic,
+    TopicTranslation,
     WaitlistEntry,
     WaitlistState,
     WalkIn,
@@ -110,7 +114,7 @@ class StrandedSessionsForm(forms.ModelForm):
     is shown afresh."""
 
     decision = forms.ChoiceField(
-        label="What should happen to them?",
+        label=_("What should happen to them?"),
         choices=closures.DECISIONS,
         widget=forms.RadioSelect,
         required=False,
@@ -137,15 +141,23 @@ class StrandedSessionsForm(forms.ModelForm):
         if shown and set(shown.split(",")) != set(self.stranded_ids.split(",")):
             self.add_error(
                 "decision",
-                "The booked sessions in this time have changed since the page was shown. "
-                "Check the list again and choose what should happen to them.",
+                _(
+                    "The booked sessions in this time have changed since the page was shown. "
+                    "Check the list again and choose what should happen to them."
+                ),
             )
         elif not shown or not cleaned.get("decision"):
             count = len(self.stranded)
             self.add_error(
                 "decision",
-                f"{'One booked session falls' if count == 1 else f'{count} booked sessions fall'}"
-                " in this time. Choose what should happen to them, then save again.",
+                ngettext(
+                    "One booked session falls in this time. Choose what should happen to "
+                    "them, then save again.",
+                    "%(count)s booked sessions fall in this time. Choose what should happen "
+                    "to them, then save again.",
+                    count,
+                )
+                % {"count": count},
             )
         return cleaned
 
@@ -167,11 +179,11 @@ class StrandedSessionsForm(forms.ModelForm):
                     "topic": appointment.topic.name,
                     "staff": appointment.staff.public_name,
                     "branch": appointment.branch.name,
-                    "patron": patron.name if visible and patron else "A patron",
+                    "patron": patron.name if visible and patron else gettext("A patron"),
                     "reached_by": (
                         patron.get_preferred_contact_display().lower()
                         if visible and patron
-                        else "their own way"
+                        else gettext("their own way")
                     ),
                 }
             )
@@ -198,8 +210,10 @@ class ClosureForm(StrandedSessionsForm):
         if branch and last_day and dates_changed and last_day < branch_today(branch):
             self.add_error(
                 "last_day",
-                "This closure would end before today. Check the dates: a closure is for "
-                "today or later.",
+                _(
+                    "This closure would end before today. Check the dates: a closure is for "
+                    "today or later."
+                ),
             )
         return cleaned
 
@@ -213,7 +227,10 @@ class ClosureForm(StrandedSessionsForm):
 class BlockForm(StrandedSessionsForm):
     covering_fields = ("staff", "starts_at", "ends_at")
     # The admin's split date and time boxes have no label of their own (axe: "critical").
-    box_names = {"starts_at": ("Start date", "Start time"), "ends_at": ("End date", "End time")}
+    box_names = {
+        "starts_at": (_("Start date"), _("Start time")),
+        "ends_at": (_("End date"), _("End time")),
+    }
 
     class Meta:
         model = Block
@@ -256,8 +273,12 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
         if decision == closures.KEEP:
             self.message_user(
                 request,
-                f"Kept {len(stranded)} booked session(s). Each shows as a clash on the calendar "
-                "and under “Needs attention” on the admin home until it is moved or cancelled.",
+                gettext(
+                    "Kept %(count)s booked session(s). Each shows as a clash on the calendar "
+                    "and under “Needs attention” on the admin home until it is moved or "
+                    "cancelled."
+                )
+                % {"count": len(stranded)},
                 "warning",
             )
             return
@@ -278,14 +299,20 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
             )
             self.message_user(
                 request,
-                f"Cancelled {len(cancelled)} session(s). Each patron is told their own way "
-                "(call-list entries for those who want a call), and their staff member too.",
+                gettext(
+                    "Cancelled %(count)s session(s). Each patron is told their own way "
+                    "(call-list entries for those who want a call), and their staff member too."
+                )
+                % {"count": len(cancelled)},
             )
         if left:
             self.message_user(
                 request,
-                f"{len(left)} session(s) could not be cancelled here and stay booked: they show "
-                "under “Needs attention” on the admin home.",
+                gettext(
+                    "%(count)s session(s) could not be cancelled here and stay booked: they "
+                    "show under “Needs attention” on the admin home."
+                )
+                % {"count": len(left)},
                 "warning",
             )
 
@@ -325,7 +352,7 @@ class StaffProfileAdmin(OwnScheduleAdmin):
             fields = [f for f in fields if f != "calendar_feed"]
         return fields
 
-    @admin.display(description="branches")
+    @admin.display(description=_("branches"))
     def branch_names(self, obj):
         return ", ".join(branch.name for branch in obj.branches.all())
 
@@ -360,29 +387,31 @@ class StaffProfileAdmin(OwnScheduleAdmin):
         staff.replace_calendar_key()
         self.log_change(request, staff, "Replaced the calendar feed address.")
         if staff.user_id == request.user.pk:
-            message = (
+            message = _(
                 "Your calendar feed has a new address, shown below. The old address no longer "
                 "works: subscribe again in your calendar with the new one."
             )
         else:
-            message = (
-                f"{staff.public_name}'s calendar feed has a new address. The old one no longer "
-                "works; they will find the new one on their staff page and need to subscribe "
-                "again."
-            )
+            message = gettext(
+                "%(name)s's calendar feed has a new address. The old one no longer works; "
+                "they will find the new one on their staff page and need to subscribe again."
+            ) % {"name": staff.public_name}
         self.message_user(request, message)
         return redirect("admin:appointments_staffprofile_change", staff.pk)
 
-    @admin.display(description="calendar feed (keep it private)")
+    @admin.display(description=_("calendar feed (keep it private)"))
     def calendar_feed(self, obj):
         if obj.pk is None:
-            return "Shown once this staff member is saved."
+            return _("Shown once this staff member is saved.")
         url = calendar_feed_url(obj)
         return format_html(
-            "<code>{}</code><br>Subscribe to this address in Outlook or Google Calendar. "
-            "It lists your sessions without patron names. If the address is ever shared by "
-            "mistake, replace it with the button at the bottom of this page.",
+            "<code>{}</code><br>{}",
             url,
+            _(
+                "Subscribe to this address in Outlook or Google Calendar. It lists your "
+                "sessions without patron names. If the address is ever shared by mistake, "
+                "replace it with the button at the bottom of this page."
+            ),
         )
 
 
@@ -471,12 +500,27 @@ def calendar_return_url(query: str) -> str:
     return reverse("admin:appointments_calendar") + "?" + urlencode(kept)
 
 
+class TopicTranslationInline(admin.StackedInline):
+    """The topic's name and description in another language. Either may stay empty: patrons
+    then read the default language's text."""
+
+    model = TopicTranslation
+    extra = 0
+    fields = ["language", "name", "description"]
+    verbose_name = _("text in another language")
+    verbose_name_plural = _("texts in other languages")
+
+    def get_max_num(self, request, obj=None, **kwargs):
+        return len(other_language_choices())
+
+
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
     list_display = ["name", "lengths_display", "is_active"]
     list_filter = ["is_active"]
-    search_fields = ["name", "description"]
+    search_fields = ["name", "description", "translations__name"]
     prepopulated_fields = {"slug": ["name"]}
+    inlines = [TopicTranslationInline]
 
 
 class AppointmentForm(forms.ModelForm):
@@ -492,7 +536,7 @@ class WhenFilter(admin.SimpleListFilter):
     """Sessions from today on unless asked otherwise: that is what staff come here for.
     A search looks at every date, so a patron's past sessions are found too."""
 
-    title = "when"
+    title = _("when")
     parameter_name = "when"
 
     def __init__(self, request, params, model, model_admin):
@@ -504,11 +548,11 @@ class WhenFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("today", "Today"),
-            ("upcoming", "From today on"),
-            ("week", "The next 7 days"),
-            ("past", "Past"),
-            ("all", "Any date"),
+            ("today", _("Today")),
+            ("upcoming", _("From today on")),
+            ("week", _("The next 7 days")),
+            ("past", _("Past")),
+            ("all", _("Any date")),
         ]
 
     def value(self):
@@ -591,6 +635,7 @@ class AppointmentAdmin(OwnScheduleAdmin):
         "length",
         "status",
         "channel",
+        "language",
         "booked_by",
         "limit_override_reason",
         "limit_lifted_by",
@@ -602,7 +647,7 @@ class AppointmentAdmin(OwnScheduleAdmin):
     ]
     fieldsets = [
         (
-            "What the patron needs",
+            _("What the patron needs"),
             {
                 "fields": [
                     "patron",
@@ -615,15 +660,16 @@ class AppointmentAdmin(OwnScheduleAdmin):
             },
         ),
         (
-            "When and where",
+            _("When and where"),
             {"fields": ["change_session", "topic", "staff", "branch", "when", "length"]},
         ),
         (
-            "Booking",
+            _("Booking"),
             {
                 "fields": [
                     "status",
                     "channel",
+                    "language",
                     "booked_by",
                     "limit_override_reason",
                     "limit_lifted_by",
@@ -765,35 +811,37 @@ class AppointmentAdmin(OwnScheduleAdmin):
             fields.append("need_hidden")
         return fields
 
-    @admin.display(description="what they want to learn")
+    @admin.display(description=_("what they want to learn"))
     def need_hidden(self, obj):
-        return "Shown to the desk on the day of the session, to keep it private until then."
+        return _("Shown to the desk on the day of the session, to keep it private until then.")
 
-    @admin.display(description="when", ordering="starts_at")
+    @admin.display(description=_("when"), ordering="starts_at")
     def when(self, obj):
         return format_when(obj.local_starts_at)
 
-    @admin.display(description="length")
+    @admin.display(description=_("length"))
     def length(self, obj):
-        return f"{obj.minutes} minutes"
+        return gettext("%(n)s minutes") % {"n": obj.minutes}
 
-    @admin.display(description="change the time or cancel")
+    @admin.display(description=_("change the time or cancel"))
     def change_session(self, obj):
         if obj.pk is None or not obj.is_cancellable:
-            return "This session is over or cancelled: its time cannot change."
+            return _("This session is over or cancelled: its time cannot change.")
         return format_html(
-            '<a href="{}">Move to another time</a> · <a href="{}">Cancel this session</a>',
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
             reverse("appointments:session_move", args=[obj.reference]),
+            _("Move to another time"),
             reverse("appointments:session_cancel", args=[obj.reference]),
+            _("Cancel this session"),
         )
 
-    @admin.display(description="how to reach them")
+    @admin.display(description=_("how to reach them"))
     def patron_contact(self, obj):
         return obj.patron.contact_display if obj.patron else "–"
 
-    @admin.display(description="accessibility needs")
+    @admin.display(description=_("accessibility needs"))
     def accessibility_needs(self, obj):
-        return (obj.patron.accessibility_needs if obj.patron else "") or "None given"
+        return (obj.patron.accessibility_needs if obj.patron else "") or gettext("None given")
 
     def save_model(self, request, obj, form, change):
         # Only the fields of the form: a move, cancel or check-in saved meanwhile stays.
@@ -814,13 +862,13 @@ class AppointmentAdmin(OwnScheduleAdmin):
             else:
                 marked += 1
         if marked:
-            self.message_user(request, f"Marked {marked} session(s).")
+            self.message_user(request, gettext("Marked %(count)s session(s).") % {"count": marked})
 
-    @admin.action(description="Mark: the patron came", permissions=["change"])
+    @admin.action(description=_("Mark: the patron came"), permissions=["change"])
     def mark_attended(self, request, queryset):
         self._mark(request, queryset, "attended")
 
-    @admin.action(description="Mark: the patron did not come", permissions=["change"])
+    @admin.action(description=_("Mark: the patron did not come"), permissions=["change"])
     def mark_no_show(self, request, queryset):
         self._mark(request, queryset, "no_show")
 
@@ -865,11 +913,11 @@ class MessageAdmin(PrivateLookupsAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="to", ordering="to")
+    @admin.display(description=_("to"), ordering="to")
     def recipient(self, obj):
         return format_phone(obj.to)
 
-    @admin.display(description="message")
+    @admin.display(description=_("message"))
     def text_sent(self, obj):
         return access.hide_private_links(obj.body)
 
@@ -972,21 +1020,23 @@ class WaitlistEntryAdmin(PrivateLookupsAdmin):
             record_access(request.user, entry.patron, AccessRecord.What.WAITLIST, entry.pk)
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.display(description="how to reach them")
+    @admin.display(description=_("how to reach them"))
     def how_to_reach(self, obj):
         return obj.patron.contact_display
 
-    @admin.display(description="days")
+    @admin.display(description=_("days"))
     def days(self, obj):
         names = dict(Weekday.choices)
-        return ", ".join(names[d] for d in obj.weekdays) or "Any day"
+        return ", ".join(str(names[d]) for d in obj.weekdays) or gettext("Any day")
 
-    @admin.action(description="Remove from the waiting list", permissions=["change"])
+    @admin.action(description=_("Remove from the waiting list"), permissions=["change"])
     def remove_from_list(self, request, queryset):
         removing = queryset.exclude(state=WaitlistState.BOOKED)
         schedule_changes.offers_changed(removing)
         removed = removing.update(state=WaitlistState.REMOVED, offer_expires_at=None)
-        self.message_user(request, f"Removed {removed} from the waiting list.")
+        self.message_user(
+            request, gettext("Removed %(count)s from the waiting list.") % {"count": removed}
+        )
 
 
 @admin.register(WalkIn)

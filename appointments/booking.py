@@ -17,8 +17,11 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
+from library_help.languages import active_language, supported
 from patrons.models import Patron
 
 from . import locks, messaging, schedule_changes
@@ -47,8 +50,8 @@ class BookingError(Exception):
         self.code = code
 
 
-SLOT_TAKEN = "That time was just taken. Please choose another time."
-PATRON_OVERLAP = "You already have a session at that time. Please choose another time."
+SLOT_TAKEN = _("That time was just taken. Please choose another time.")
+PATRON_OVERLAP = _("You already have a session at that time. Please choose another time.")
 
 
 @dataclass(frozen=True)
@@ -248,15 +251,20 @@ def pause_reason(patron: Patron, now: datetime | None = None) -> str:
     until = _paused_until(len(missed), missed[0] if missed else None, now)
     if until is None:
         return ""
-    return (
-        f"{len(missed)} missed sessions since {timezone.localtime(since):%d %B %Y}; "
-        f"online booking is paused until {timezone.localtime(until):%d %B %Y}."
-    )
+    return ngettext(
+        "%(count)s missed session since %(since)s; online booking is paused until %(until)s.",
+        "%(count)s missed sessions since %(since)s; online booking is paused until %(until)s.",
+        len(missed),
+    ) % {
+        "count": len(missed),
+        "since": formats.date_format(timezone.localtime(since), "j F Y"),
+        "until": formats.date_format(timezone.localtime(until), "j F Y"),
+    }
 
 
 # One message for every online refusal about the person (a limit or a pause): whoever types an
 # email or phone number online learns no count, no day and nothing about missed sessions.
-ONLINE_REFUSAL = (
+ONLINE_REFUSAL = _(
     "We cannot book another session online for these contact details just now: it would be more "
     "than we can book online. Please call us at {phone} or visit the desk, and we will gladly "
     "find you a time."
@@ -317,17 +325,18 @@ def _caps(counts: dict) -> list[str]:
     reasons = []
     if counts["upcoming"] >= settings.BOOKING_MAX_UPCOMING:
         reasons.append(
-            f"{counts['upcoming']} upcoming sessions (the limit is {settings.BOOKING_MAX_UPCOMING})"
+            gettext("%(count)s upcoming sessions (the limit is %(limit)s)")
+            % {"count": counts["upcoming"], "limit": settings.BOOKING_MAX_UPCOMING}
         )
     if counts["on_day"] >= settings.BOOKING_MAX_PER_DAY:
         reasons.append(
-            f"{counts['on_day']} already that day "
-            f"(the limit is {settings.BOOKING_MAX_PER_DAY} a day)"
+            gettext("%(count)s already that day (the limit is %(limit)s a day)")
+            % {"count": counts["on_day"], "limit": settings.BOOKING_MAX_PER_DAY}
         )
     if counts["in_week"] >= settings.BOOKING_MAX_PER_WEEK:
         reasons.append(
-            f"{counts['in_week']} already that week (the limit is "
-            f"{settings.BOOKING_MAX_PER_WEEK} a week)"
+            gettext("%(count)s already that week (the limit is %(limit)s a week)")
+            % {"count": counts["in_week"], "limit": settings.BOOKING_MAX_PER_WEEK}
         )
     return reasons
 
@@ -356,11 +365,11 @@ def _free_staff(
     ]
 
 
-PATRON_GONE = (
+PATRON_GONE = _(
     "This patron's record is no longer held: it was deleted under the privacy rules. "
     "Please add them again."
 )
-BUSY = "Another change to this patron's sessions was being saved. Please try again."
+BUSY = _("Another change to this patron's sessions was being saved. Please try again.")
 
 
 @contextmanager
@@ -426,7 +435,9 @@ def check_person_rules(
         raise BookingError(ONLINE_REFUSAL.format(phone=settings.LIBRARY_PHONE), "limit")
     if reached and not override_reason.strip():
         raise BookingError(
-            f"{patron.name} has {'; '.join(reached)}. To go ahead anyway, say why.", "limit"
+            gettext("%(name)s has %(reached)s. To go ahead anyway, say why.")
+            % {"name": patron.name, "reached": "; ".join(reached)},
+            "limit",
         )
     if counts["overlapping"]:
         raise BookingError(PATRON_OVERLAP, "patron_overlap")
@@ -455,9 +466,12 @@ def _book(
     booked_by=None,
     limit_override_reason: str = "",
     holder: WaitlistEntry | None = None,
+    language: str | None = None,
 ) -> Appointment:
     """Online (no `booked_by`) the topic's notice applies and limits cannot be lifted; staff
     booking for a patron name themselves in `booked_by` and may lift a limit by saying why.
+    `language` is the one the patron's messages go in: online, the language of the page they
+    booked on; at the desk, the one staff chose (None leaves the patron's as it was).
     With no staff member named, the first free one who helps with the topic at that branch gets
     it. Safe under concurrency: the person is locked (so their limits hold), each candidate
     staff row is locked in id order (so the re-check sees every committed booking and block),
@@ -467,18 +481,25 @@ def _book(
     if channel != Channel.ONLINE and not by_staff:
         raise ValueError("A booking at the desk or by phone names the staff member making it.")
     if not topic.is_active:
-        raise BookingError("This topic is not offered at the moment.", "rules")
+        raise BookingError(_("This topic is not offered at the moment."), "rules")
     if length not in topic.session_lengths:
-        raise BookingError("Please choose one of the session lengths offered.", "rules")
+        raise BookingError(_("Please choose one of the session lengths offered."), "rules")
     ends_at = starts_at + timedelta(minutes=length)
+    if language is None and not by_staff:
+        language = active_language()
 
     if patron.pk is None:
         # A record made for this booking (online): refused, it is rolled back with the rest.
         # Nobody else can see it yet, so the person's lock is all it needs.
+        if language is not None:
+            patron.language = supported(language)
         patron.save()
         locks.lock_person(patron)
     else:
         patron = lock_patron(patron)
+        if language is not None and patron.language != supported(language):
+            patron.language = supported(language)
+            Patron.objects.filter(pk=patron.pk).update(language=patron.language)
     reason = check_person_rules(
         patron,
         branch=branch,
@@ -505,6 +526,7 @@ def _book(
         padding_before=topic.padding_before,
         padding_after=topic.padding_after,
         channel=channel,
+        language=patron.language,
         booked_by=booked_by,
         limit_override_reason=reason,
         limit_lifted_by=booked_by if reason else None,
@@ -593,12 +615,12 @@ def _reschedule(
         lock_patron(current.patron)
     locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if locked.status != Status.CONFIRMED or locked.starts_at <= timezone.now():
-        raise BookingError("This session can no longer be changed.", "rules")
+        raise BookingError(_("This session can no longer be changed."), "rules")
     if (branch.pk, starts_at) == (locked.branch_id, locked.starts_at) and staff in (
         None,
         locked.staff,
     ):
-        raise BookingError("The session already has that time. Choose another time.", "same")
+        raise BookingError(_("The session already has that time. Choose another time."), "same")
     length = locked.minutes
     ends_at = starts_at + timedelta(minutes=length)
     reason = ""
@@ -653,24 +675,24 @@ def record_outcome(appointment: Appointment, outcome: str, *, by) -> Appointment
     person). Raise BookingError when the mark makes no sense."""
     status = OUTCOMES.get(outcome)
     if status is None:
-        raise BookingError("Choose attended, did not come, or cancelled by the patron.", "rules")
+        raise BookingError(_("Choose attended, did not come, or cancelled by the patron."), "rules")
     if status == Status.CANCELLED:
         # Cancelling takes its own locks, in the same order.
         if not cancel_appointment(appointment, by=by):
-            raise BookingError("Only a booked session can be cancelled.", "rules")
+            raise BookingError(_("Only a booked session can be cancelled."), "rules")
         return Appointment.objects.get(pk=appointment.pk)
     _lock_person_of(appointment)
     locked = Appointment.objects.select_for_update().select_related("branch").get(pk=appointment.pk)
     now = timezone.now()
     if locked.status == Status.CANCELLED:
-        raise BookingError("This session was cancelled, so it cannot be marked.", "rules")
+        raise BookingError(_("This session was cancelled, so it cannot be marked."), "rules")
     if status == Status.NO_SHOW and locked.starts_at > now:
         raise BookingError(
-            "A patron can be marked as not coming only once the session has started.", "rules"
+            _("A patron can be marked as not coming only once the session has started."), "rules"
         )
     session_day = locked.starts_at.astimezone(locked.branch.tz).date()
     if status == Status.ATTENDED and session_day > now.astimezone(locked.branch.tz).date():
-        raise BookingError("A patron can be checked in on the day of their session.", "rules")
+        raise BookingError(_("A patron can be checked in on the day of their session."), "rules")
     locked.status, locked.marked_by, locked.marked_at = status, by, now
     locked.save(update_fields=["status", "marked_by", "marked_at", "updated_at"])
     return locked

@@ -16,6 +16,8 @@ from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from patrons.models import AccessRecord, Patron
@@ -32,21 +34,24 @@ desk_only = permission_required("appointments.book_for_patron", raise_exception=
 # What a call is about, in a few words for its buttons: two calls to one patron must not read
 # the same to a screen reader.
 ABOUT = {
-    MessageKind.CONFIRMATION: "booking",
-    MessageKind.CHANGE: "new time",
-    MessageKind.CANCELLATION: "cancellation",
-    MessageKind.REMINDER: "reminder",
-    MessageKind.FOLLOW_UP: "follow-up",
-    MessageKind.WAITLIST_OFFER: "waiting-list offer",
-    MessageKind.WAITLIST_JOINED: "waiting-list place",
+    MessageKind.CONFIRMATION: _("booking"),
+    MessageKind.CHANGE: _("new time"),
+    MessageKind.CANCELLATION: _("cancellation"),
+    MessageKind.REMINDER: _("reminder"),
+    MessageKind.FOLLOW_UP: _("follow-up"),
+    MessageKind.WAITLIST_OFFER: _("waiting-list offer"),
+    MessageKind.WAITLIST_JOINED: _("waiting-list place"),
 }
 
 
 def call_about(call: Message) -> str:
     """Who a call is to and what about: "Rosa Alvarez, reminder for Tuesday 8 December"."""
-    about = ABOUT.get(call.kind, call.get_kind_display().lower())
+    about = str(ABOUT.get(call.kind, call.get_kind_display().lower()))
     if call.appointment_id:
-        about = f"{about} for {format_day(call.appointment.local_starts_at)}"
+        about = gettext("%(about)s for %(day)s") % {
+            "about": about,
+            "day": format_day(call.appointment.local_starts_at),
+        }
     return f"{call.patron.name if call.patron else call.to}, {about}"
 
 
@@ -120,18 +125,20 @@ def mark_call(request: HttpRequest, pk: int) -> HttpResponse:
     """Called: the call is done. Not reached: one more try counted; it stays on the list."""
     outcome = request.POST.get("outcome")
     if outcome not in (MessageState.CALLED, MessageState.NOT_REACHED):
-        messages.error(request, "Choose whether the call was made or the patron was not reached.")
+        messages.error(
+            request, _("Choose whether the call was made or the patron was not reached.")
+        )
         return redirect("appointments:calls")
     tried = {"attempts": F("attempts") + 1} if outcome == MessageState.NOT_REACHED else {}
     updated = Message.objects.filter(
         pk=pk, channel=MessageChannel.CALL, state__in=CALLS_TO_MAKE
     ).update(state=outcome, handled_by=request.user, handled_at=timezone.now(), **tried)
     if not updated:
-        messages.info(request, "Someone has already marked that call.")
+        messages.info(request, _("Someone has already marked that call."))
     elif outcome == MessageState.CALLED:
-        messages.success(request, "Call marked done.")
+        messages.success(request, _("Call marked done."))
     else:
-        messages.success(request, "Not reached: the call stays on the list to try again.")
+        messages.success(request, _("Not reached: the call stays on the list to try again."))
     return redirect("appointments:calls")
 
 
@@ -162,7 +169,7 @@ def undo_call(request: HttpRequest, pk: int) -> HttpResponse:
             handled_at=None,
         )
     if undone:
-        messages.success(request, "Undone: the call is back on the list.")
+        messages.success(request, _("Undone: the call is back on the list."))
     else:
-        messages.info(request, "There was nothing to undo on that call.")
+        messages.info(request, _("There was nothing to undo on that call."))
     return redirect("appointments:calls")

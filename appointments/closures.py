@@ -14,6 +14,9 @@ from datetime import date, datetime, timedelta
 from django.db.models import DateField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from . import access
 from .booking import BookingError, cancel_appointment, find_open_slots
@@ -24,13 +27,18 @@ CANCEL_AND_OFFER, CANCEL, KEEP = "cancel_and_offer", "cancel", "keep"
 DECISIONS = [
     (
         CANCEL_AND_OFFER,
-        "Cancel them, tell each patron their own way, and offer the nearest free times",
+        _("Cancel them, tell each patron their own way, and offer the nearest free times"),
     ),
-    (CANCEL, "Cancel them and tell each patron their own way"),
-    (KEEP, "Keep them booked (the calendar and the admin home will show each clash)"),
+    (CANCEL, _("Cancel them and tell each patron their own way")),
+    (KEEP, _("Keep them booked (the calendar and the admin home will show each clash)")),
 ]
-CLOSED_CLASH = "Booked, but the branch is closed"
-BLOCKED_CLASH = "Booked inside blocked time"
+CLOSED_CLASH = _("Booked, but the branch is closed")
+BLOCKED_CLASH = _("Booked inside blocked time")
+
+# Reasons and open times go to several patrons, each in their own language: they are lazy,
+# put into words when each message is written (see messaging.patron_message).
+_day = lazy(format_day, str)
+_when = lazy(format_when, str)
 
 
 def _local_day():
@@ -97,22 +105,30 @@ def clashes(user, now: datetime | None = None) -> list[Appointment]:
 
 
 def closure_reason(closure: Closure) -> str:
-    """Why the library cancelled, in words for the patron."""
+    """Why the library cancelled, in words for the patron (lazy: in each patron's language).
+    The closure's own reason is shown as staff typed it."""
     name = closure.branch.name
     if closure.first_day == closure.last_day:
-        closed = f"{name} is closed that day"
+        closed = format_lazy(_("{branch} is closed that day"), branch=name)
     else:
-        closed = (
-            f"{name} is closed from {format_day(closure.first_day)} "
-            f"to {format_day(closure.last_day)}"
+        closed = format_lazy(
+            _("{branch} is closed from {first_day} to {last_day}"),
+            branch=name,
+            first_day=_day(closure.first_day),
+            last_day=_day(closure.last_day),
         )
-    return f"{closed} ({closure.reason.strip()})." if closure.reason.strip() else f"{closed}."
+    if closure.reason.strip():
+        return format_lazy(_("{closed} ({reason})."), closed=closed, reason=closure.reason.strip())
+    return format_lazy(_("{closed}."), closed=closed)
 
 
 def block_reason(block: Block) -> str:
     """A block's own reason is the staff member's business (a dentist, a meeting): the patron
     hears only that the person who was to help them is not free then."""
-    return f"{block.staff.public_name}, who was to help you, is no longer free at that time."
+    return format_lazy(
+        _("{staff}, who was to help you, is no longer free at that time."),
+        staff=block.staff.public_name,
+    )
 
 
 def block_reason_for_staff(block: Block) -> str:
@@ -120,11 +136,16 @@ def block_reason_for_staff(block: Block) -> str:
     someone else put in their schedule, with its reason."""
     by = block.created_by
     if by is None or by.pk == block.staff.user_id:
-        blocked = "you blocked this time"
+        blocked = _("you blocked this time")
     else:
-        blocked = f"{by.get_full_name() or by.get_username()} blocked this time for you"
+        blocked = format_lazy(
+            _("{person} blocked this time for you"),
+            person=by.get_full_name() or by.get_username(),
+        )
     reason = block.reason.strip()
-    return f"{blocked} ({reason})." if reason else f"{blocked}."
+    if reason:
+        return format_lazy(_("{closed} ({reason})."), closed=blocked, reason=reason)
+    return format_lazy(_("{closed}."), closed=blocked)
 
 
 def nearest_open_times(appointment: Appointment, count: int = 3, days: int = 14) -> list[str]:
@@ -150,8 +171,11 @@ def nearest_open_times(appointment: Appointment, count: int = 3, days: int = 14)
             break
     branches = {b.pk: b for b in Branch.objects.filter(pk__in={s.branch_id for s in chosen})}
     return [
-        f"{format_when(slot.start.astimezone(branches[slot.branch_id].tz))}, "
-        f"at {branches[slot.branch_id].name}"
+        format_lazy(
+            _("{when}, at {branch}"),
+            when=_when(slot.start.astimezone(branches[slot.branch_id].tz)),
+            branch=branches[slot.branch_id].name,
+        )
         for slot in sorted(chosen)
     ]
 

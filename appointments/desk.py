@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -14,9 +15,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from library_help.languages import language_choices
 from patrons.forms import DeskPatronForm
 from patrons.models import AccessRecord, Patron, record_access
 
@@ -38,6 +42,25 @@ from .views import _time_form, time_choices, without_current_time
 from .waitlist import book_held_time, held_offer
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
+
+
+class DeskBookingWithLanguageForm(DeskBookingForm):
+    """The desk's booking form and the language the patron's messages go in: the one they
+    are known to prefer, unless they say otherwise on the phone."""
+
+    language = forms.ChoiceField(
+        label=_("Language for messages"),
+        choices=language_choices,
+        # Left out (an older form still open), the patron's language stays as it is.
+        required=False,
+        help_text=_("The confirmation, the reminder and any change reach the patron in it."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        order = [name for name in self.fields if name != "language"]
+        order.insert(order.index("channel") + 1 if "channel" in order else 0, "language")
+        self.order_fields(order)
 
 
 @login_required
@@ -74,7 +97,7 @@ def add_patron(request: HttpRequest) -> HttpResponse:
         # A second record of someone already known would hide their limits and history.
         if not same or request.POST.get("someone_else"):
             patron = form.save()
-            messages.success(request, f"Added {patron.name}.")
+            messages.success(request, gettext("Added %(name)s.") % {"name": patron.name})
             url = reverse("appointments:desk_book", args=[patron.pk])
             return redirect(f"{url}?{carry}" if carry else url)
     context = {"form": form, "same": same, "carry": carry}
@@ -90,7 +113,7 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
         record_access(request.user, patron, AccessRecord.What.DESK_BOOKING, patron.pk)
         # The desk is working with this patron: the purge of unused records leaves them be.
         Patron.objects.filter(pk=patron.pk).update(updated_at=timezone.now())
-    topics = Topic.objects.filter(is_active=True)
+    topics = Topic.objects.filter(is_active=True).with_translations()
     topic_id = request.GET.get("topic", "")
     topic = topics.filter(pk=topic_id).first() if topic_id.isdigit() else None
     upcoming = upcoming_count(patron)
@@ -117,12 +140,12 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
     # A time held for this patron on the waiting list is theirs to book (and only theirs).
     holder = held_offer(patron, topic, length)
     choices = time_choices(request, topic, length, for_desk=True, holder=holder)
-    need_form = DeskBookingForm(
+    need_form = DeskBookingWithLanguageForm(
         request.POST or None,
         topic=topic,
         over_limit=over_limit,
         length=length,
-        initial=_need_of(holder, request.user),
+        initial={**(_need_of(holder, request.user) or {}), "language": patron.language},
     )
     time_form = _time_form(choices, request.POST if request.method == "POST" else None)
     if holder is not None:
@@ -147,6 +170,7 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
                     channel=data["channel"],
                     booked_by=request.user,
                     limit_override_reason=data["limit_override_reason"],
+                    language=data["language"] or None,
                 )
             except BookingError as error:
                 time_form.add_error("slot" if error.code == "taken" else None, error.message)
@@ -281,7 +305,7 @@ def move_session(request: HttpRequest, reference) -> HttpResponse:
     without the notice period, and a limit lifted only by saying why."""
     appointment = _session_to_change(request, reference)
     if not appointment.is_cancellable:
-        messages.info(request, "This session is over or cancelled: its time cannot change.")
+        messages.info(request, _("This session is over or cancelled: its time cannot change."))
         return redirect(_session_page(appointment))
     # A librarian moves their own session within their own schedule; the desk and managers
     # may give it to whoever is free.
@@ -320,8 +344,10 @@ def move_session(request: HttpRequest, reference) -> HttpResponse:
                 _log(request, moved, f"Moved to {when}, with {moved.staff.public_name}")
                 messages.success(
                     request,
-                    f"Moved to {when}, with {moved.staff.public_name}; "
-                    "the patron is told their usual way.",
+                    gettext(
+                        "Moved to %(when)s, with %(staff)s; the patron is told their usual way."
+                    )
+                    % {"when": when, "staff": moved.staff.public_name},
                 )
                 if not access.may_change_appointment(request.user, moved):
                     return redirect("admin:appointments_appointment_changelist")
@@ -344,7 +370,7 @@ def cancel_session(request: HttpRequest, reference) -> HttpResponse:
     patron's message says which."""
     appointment = _session_to_change(request, reference)
     if not appointment.is_cancellable:
-        messages.info(request, "This session is over or cancelled already: nothing changed.")
+        messages.info(request, _("This session is over or cancelled already: nothing changed."))
         return redirect(_session_page(appointment))
     # "Cancel (patron asked)" on the patron's page comes with the answer chosen.
     who = request.GET.get("who")
@@ -363,7 +389,7 @@ def cancel_session(request: HttpRequest, reference) -> HttpResponse:
             who = "by the library" if by_library else "at the patron's request"
             _log(request, appointment, f"Cancelled {who}")
             messages.success(
-                request, "The session is cancelled. The patron is told their usual way."
+                request, _("The session is cancelled. The patron is told their usual way.")
             )
         return redirect(_session_page(appointment))
     return render(

@@ -18,6 +18,11 @@ staff as failed.
 A patron is reached by the channel they chose. Text messages carry only the date, time, branch
 and a link: never what the patron asked for help with. Phone calls are not sent: they wait on
 the staff call list until someone marks them done or not reached.
+
+A patron is written to in the language on their record: everything they read (subject, body,
+calendar file, the call script the desk reads to them) is put into words under
+`translation.override(their language)`, never in the language of the request that happened to
+cause it. Staff messages are written in the default language.
 """
 
 from __future__ import annotations
@@ -32,8 +37,12 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from library_help.languages import supported
 from patrons.models import ContactMethod
 
 from .calendar import appointment_ics
@@ -54,19 +63,44 @@ logger = logging.getLogger(__name__)
 
 CALENDAR_KINDS = {MessageKind.CONFIRMATION, MessageKind.CHANGE, MessageKind.CANCELLATION}
 SUBJECTS = {
-    MessageKind.CONFIRMATION: "Your library help session is booked",
-    MessageKind.CHANGE: "Your library help session has a new time",
-    MessageKind.CANCELLATION: "Your library help session is cancelled",
-    MessageKind.REMINDER: "Reminder: your library help session",
-    MessageKind.FOLLOW_UP: "Did your library help session help?",
-    MessageKind.STAFF_NEW_BOOKING: "New session booked",
-    MessageKind.STAFF_CANCELLATION: "Session cancelled",
-    MessageKind.STAFF_MOVED: "Session moved",
-    MessageKind.WAITLIST_OFFER: "A time has opened for your library help session",
-    MessageKind.WAITLIST_JOINED: "You are on the waiting list for a library help session",
+    MessageKind.CONFIRMATION: _("Your library help session is booked"),
+    MessageKind.CHANGE: _("Your library help session has a new time"),
+    MessageKind.CANCELLATION: _("Your library help session is cancelled"),
+    MessageKind.REMINDER: _("Reminder: your library help session"),
+    MessageKind.FOLLOW_UP: _("Did your library help session help?"),
+    MessageKind.STAFF_NEW_BOOKING: _("New session booked"),
+    MessageKind.STAFF_CANCELLATION: _("Session cancelled"),
+    MessageKind.STAFF_MOVED: _("Session moved"),
+    MessageKind.WAITLIST_OFFER: _("A time has opened for your library help session"),
+    MessageKind.WAITLIST_JOINED: _("You are on the waiting list for a library help session"),
 }
 # The worker LISTENs here; a NOTIFY wakes it as soon as new messages are committed.
 OUTBOX_CHANNEL = "library_help_outbox"
+
+
+def message_language(patron) -> str:
+    """The language of everything written to this patron: the one on their record."""
+    return supported(getattr(patron, "language", None))
+
+
+def in_language_of(patron):
+    """Write for this patron: `with in_language_of(patron): ...` around building a message's
+    words (its dates, reasons and topic name as well as its template)."""
+    return translation.override(message_language(patron))
+
+
+def _resolved(context: dict) -> dict:
+    """Lazy texts (a closure's reason, open times in words) made into text in the active
+    language, so that the templates' filters see plain strings."""
+
+    def resolve(value):
+        if isinstance(value, Promise):
+            return str(value)
+        if isinstance(value, list):
+            return [resolve(item) for item in value]
+        return value
+
+    return {key: resolve(value) for key, value in context.items()}
 
 
 def library_context() -> dict:
@@ -107,16 +141,20 @@ def patron_message(
     send_after: datetime | None = None,
 ) -> Message:
     """The one way a message to a patron is written: by their channel, from the template
-    messages/<channel>/<kind>.txt, to their address for that channel."""
+    messages/<channel>/<kind>.txt, to their address for that channel, in their language.
+    Build `context` inside `in_language_of(patron)` too when it holds words (dates, reasons)."""
     channel = patron_channel(patron)
-    body = render_to_string(f"messages/{channel}/{kind}.txt", context).strip() + "\n"
+    with in_language_of(patron):
+        context = _resolved(context)
+        body = render_to_string(f"messages/{channel}/{kind}.txt", context).strip() + "\n"
+        subject = str(SUBJECTS[kind]) if channel == MessageChannel.EMAIL else ""
     return Message(
         kind=kind,
         channel=channel,
         appointment=appointment,
         patron=patron,
         to=patron.email if channel == MessageChannel.EMAIL else patron.phone,
-        subject=SUBJECTS[kind] if channel == MessageChannel.EMAIL else "",
+        subject=subject,
         body=body,
         state=MessageState.TO_CALL if channel == MessageChannel.CALL else MessageState.PENDING,
         key=key,
@@ -134,17 +172,18 @@ def _patron_message(
 ) -> Message | None:
     if appointment.patron is None:
         return None
-    context = {**_context(appointment), **(extra or {})}
-    if kind == MessageKind.FOLLOW_UP:
-        context["feedback_link"] = feedback_url(appointment)
-    return patron_message(
-        appointment.patron,
-        kind,
-        key=key,
-        context=context,
-        appointment=appointment,
-        send_after=send_after,
-    )
+    with in_language_of(appointment.patron):
+        context = {**_context(appointment), **_resolved(extra or {})}
+        if kind == MessageKind.FOLLOW_UP:
+            context["feedback_link"] = feedback_url(appointment)
+        return patron_message(
+            appointment.patron,
+            kind,
+            key=key,
+            context=context,
+            appointment=appointment,
+            send_after=send_after,
+        )
 
 
 def _staff_message(
@@ -153,15 +192,18 @@ def _staff_message(
     user = appointment.staff.user
     if not user.email:
         return None
-    context = {**_context(appointment), **(extra or {})}
-    body = render_to_string(f"messages/staff/{kind}.txt", context).strip() + "\n"
+    # Staff keep no language preference: the default one, whatever the request's.
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {**_context(appointment), **_resolved(extra or {})}
+        body = render_to_string(f"messages/staff/{kind}.txt", context).strip() + "\n"
+        subject = f"{SUBJECTS[kind]}: {format_when(appointment.local_starts_at)}"
     return Message(
         kind=kind,
         channel=MessageChannel.EMAIL,
         appointment=appointment,
         staff_user=user,
         to=user.email,
-        subject=f"{SUBJECTS[kind]}: {format_when(appointment.local_starts_at)}",
+        subject=subject,
         body=body,
         state=MessageState.PENDING,
         key=key,
@@ -229,8 +271,7 @@ def booking_changed(
             MessageKind.STAFF_MOVED,
             key=f"staff-moved:{_version(appointment)}",
             extra={
-                "moved_from": format_when(old_starts_at.astimezone(old_branch.tz))
-                + ("" if old_branch.pk == appointment.branch_id else f" at {old_branch.name}"),
+                "moved_from": _moved_from(old_starts_at, old_branch, appointment),
                 "old_branch": old_branch if old_branch.pk != appointment.branch_id else None,
             },
         )
@@ -244,6 +285,14 @@ def booking_changed(
             to_staff,
         ]
     )
+
+
+def _moved_from(old_starts_at: datetime, old_branch: Branch, appointment: Appointment) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        when = format_when(old_starts_at.astimezone(old_branch.tz))
+        if old_branch.pk == appointment.branch_id:
+            return when
+        return gettext("%(when)s at %(branch)s") % {"when": when, "branch": old_branch.name}
 
 
 def booking_cancelled(
@@ -364,7 +413,8 @@ def _deliver(message: Message) -> None:
         return
     email = EmailMessage(subject=message.subject, body=message.body, to=[message.to])
     if message.patron_id and message.kind in CALENDAR_KINDS and message.appointment_id:
-        email.attach("session.ics", appointment_ics(message.appointment), "text/calendar")
+        ics = appointment_ics(message.appointment, language=message_language(message.patron))
+        email.attach("session.ics", ics, "text/calendar")
     email.send(fail_silently=False)
 
 
@@ -385,7 +435,9 @@ def _claim(working: list[str], now: datetime) -> Message | None:
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("appointment__topic", "appointment__branch", "appointment__staff")
+            .select_related(
+                "appointment__topic", "appointment__branch", "appointment__staff", "patron"
+            )
             .filter(state=MessageState.PENDING, send_after__lte=now, channel__in=working)
             .order_by("send_after", "pk")
             .first()

@@ -13,8 +13,12 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Func, Q
+from django.db.models import F, Func, Prefetch, Q
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
+from library_help.languages import language_choices, other_language_choices, supported
 from patrons.phones import format_phone
 
 
@@ -23,7 +27,7 @@ def validate_time_zone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
         raise ValidationError(
-            '"%(value)s" is not a time zone. Use a name such as America/Chicago.',
+            _('"%(value)s" is not a time zone. Use a name such as America/Chicago.'),
             params={"value": value},
         ) from error
 
@@ -40,12 +44,13 @@ class Branch(models.Model):
     time_zone = models.CharField(
         max_length=60,
         validators=[validate_time_zone],
-        help_text="For example America/Chicago. Open times are shown in this zone.",
+        help_text=_("For example America/Chicago. Open times are shown in this zone."),
     )
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "branches"
+        verbose_name = _("branch")
+        verbose_name_plural = _("branches")
 
     def __str__(self) -> str:
         return self.name
@@ -59,45 +64,79 @@ def default_session_lengths() -> list[int]:
     return [60]
 
 
+class TopicQuerySet(models.QuerySet):
+    def with_translations(self, language: str | None = None) -> "TopicQuerySet":
+        """Topics with their texts in `language` (the active language by default) fetched in
+        one extra query, for `translated_name` and `translated_description`; no query at all
+        when that language is the default."""
+        return self.prefetch_related(*topic_texts(language=language))
+
+
+def topic_texts(through: str = "", *, language: str | None = None) -> list[Prefetch]:
+    """The prefetch of topics' texts in `language` (the active one by default), for any
+    queryset that reaches topics: `through="topic"` from sessions. Empty for the default
+    language, whose texts are the topic's own."""
+    language = supported(language or translation.get_language())
+    if language == settings.LANGUAGE_CODE:
+        return []
+    return [
+        Prefetch(
+            f"{through}__translations" if through else "translations",
+            queryset=TopicTranslation.objects.filter(language=language),
+            to_attr=_translations_attr(language),
+        )
+    ]
+
+
+def _translations_attr(language: str) -> str:
+    return "translations_" + language.replace("-", "_")
+
+
 class Topic(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(
-        help_text="In plain words, what a patron can get help with.", max_length=1000
+        _("description"),
+        help_text=_("In plain words, what a patron can get help with."),
+        max_length=1000,
     )
     session_lengths = ArrayField(
         models.PositiveSmallIntegerField(),
         default=default_session_lengths,
-        help_text="Minutes, separated by commas, for example 30,60.",
+        help_text=_("Minutes, separated by commas, for example 30,60."),
     )
     padding_before = models.PositiveSmallIntegerField(
-        "minutes kept free before", default=0, help_text="Preparation time, 0 to 60 minutes."
+        _("minutes kept free before"), default=0, help_text=_("Preparation time, 0 to 60 minutes.")
     )
     padding_after = models.PositiveSmallIntegerField(
-        "minutes kept free after", default=0, help_text="Wrap-up time, 0 to 60 minutes."
+        _("minutes kept free after"), default=0, help_text=_("Wrap-up time, 0 to 60 minutes.")
     )
     min_notice_hours = models.PositiveSmallIntegerField(
-        "minimum notice (hours)",
+        _("minimum notice (hours)"),
         null=True,
         blank=True,
-        help_text="How long before a session patrons must book. Empty: the library's default.",
+        help_text=_("How long before a session patrons must book. Empty: the library's default."),
     )
     booking_window_days = models.PositiveSmallIntegerField(
-        "book up to (days ahead)",
+        _("book up to (days ahead)"),
         null=True,
         blank=True,
-        help_text="How far ahead patrons may book. Empty: the library's default.",
+        help_text=_("How far ahead patrons may book. Empty: the library's default."),
     )
     cancel_cutoff_hours = models.PositiveSmallIntegerField(
-        "online cancellation closes (hours before)",
+        _("online cancellation closes (hours before)"),
         null=True,
         blank=True,
-        help_text="Later than this, patrons must call to cancel. Empty: the library's default.",
+        help_text=_("Later than this, patrons must call to cancel. Empty: the library's default."),
     )
-    is_active = models.BooleanField("offered to patrons", default=True)
+    is_active = models.BooleanField(_("offered to patrons"), default=True)
+
+    objects = TopicQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
         constraints = [
             models.CheckConstraint(
                 condition=Q(session_lengths__len__gt=0), name="topic_has_a_session_length"
@@ -114,10 +153,10 @@ class Topic(models.Model):
     def clean(self):
         lengths = self.session_lengths or []
         if not lengths:
-            raise ValidationError({"session_lengths": "Give at least one session length."})
+            raise ValidationError({"session_lengths": _("Give at least one session length.")})
         if any(not 15 <= length <= 240 for length in lengths):
             raise ValidationError(
-                {"session_lengths": "Session lengths must be between 15 and 240 minutes."}
+                {"session_lengths": _("Session lengths must be between 15 and 240 minutes.")}
             )
         self.session_lengths = sorted(set(lengths))
 
@@ -141,7 +180,64 @@ class Topic(models.Model):
 
     @property
     def lengths_display(self) -> str:
-        return " or ".join(f"{n} minutes" for n in self.session_lengths)
+        minutes = [
+            ngettext("%(n)s minute", "%(n)s minutes", n) % {"n": n} for n in self.session_lengths
+        ]
+        return gettext(" or ").join(minutes)
+
+    def translation(self, language: str | None = None) -> "TopicTranslation | None":
+        """The staff's texts for this topic in `language` (the active language by default), if
+        any: from `Topic.objects.with_translations()` when prefetched, else one query, kept."""
+        language = supported(language or translation.get_language())
+        if language == settings.LANGUAGE_CODE:
+            return None
+        attr = _translations_attr(language)
+        if not hasattr(self, attr):
+            setattr(self, attr, list(self.translations.filter(language=language)))
+        return next(iter(getattr(self, attr)), None)
+
+    def in_language(self, language: str | None = None) -> tuple[str, str]:
+        """Name and description in `language`, each falling back to the default language's
+        text when it has not been given (never an empty string)."""
+        given = self.translation(language)
+        if given is None:
+            return self.name, self.description
+        return given.name.strip() or self.name, given.description.strip() or self.description
+
+    @property
+    def translated_name(self) -> str:
+        """The name in the active language (for templates: `{{ topic.translated_name }}`)."""
+        return self.in_language()[0]
+
+    @property
+    def translated_description(self) -> str:
+        """The description in the active language, or the default language's."""
+        return self.in_language()[1]
+
+
+class TopicTranslation(models.Model):
+    """A topic's name and description in a language other than the default, given by staff.
+    Either may be left empty: the default language's text is shown instead."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(_("language"), max_length=10, choices=other_language_choices)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    description = models.TextField(_("description"), max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["language"]
+        verbose_name = _("topic in another language")
+        verbose_name_plural = _("topic in other languages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "language"],
+                name="topic_translation_one_per_language",
+                violation_error_message=_("This topic already has texts in that language."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} ({self.language})"
 
 
 class StaffProfile(models.Model):
@@ -149,20 +245,20 @@ class StaffProfile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
     )
     public_name = models.CharField(
-        max_length=60, help_text='How patrons see this person, for example "Ana P.".'
+        max_length=60, help_text=_('How patrons see this person, for example "Ana P.".')
     )
     introduction = models.CharField(
-        max_length=300, blank=True, help_text="A sentence or two shown to patrons."
+        max_length=300, blank=True, help_text=_("A sentence or two shown to patrons.")
     )
     branches = models.ManyToManyField(Branch, related_name="staff")
     topics = models.ManyToManyField(Topic, related_name="staff", blank=True)
-    is_bookable = models.BooleanField("takes bookings", default=True)
+    is_bookable = models.BooleanField(_("takes bookings"), default=True)
     # The secret in this person's calendar feed address; change it to revoke old subscriptions.
     calendar_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     class Meta:
         ordering = ["public_name"]
-        verbose_name = "staff member"
+        verbose_name = _("staff member")
 
     def __str__(self) -> str:
         return self.public_name
@@ -174,13 +270,13 @@ class StaffProfile(models.Model):
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
 
 
 class Availability(models.Model):
@@ -189,26 +285,27 @@ class Availability(models.Model):
     staff = models.ForeignKey(StaffProfile, on_delete=models.CASCADE, related_name="availability")
     branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="availability")
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
-    start_time = models.TimeField(help_text="Branch local time.")
-    end_time = models.TimeField(help_text="Branch local time.")
+    start_time = models.TimeField(help_text=_("Branch local time."))
+    end_time = models.TimeField(help_text=_("Branch local time."))
     valid_from = models.DateField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["staff", "weekday", "start_time"]
-        verbose_name_plural = "weekly availability"
+        verbose_name = _("weekly availability")
+        verbose_name_plural = _("weekly availability")
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_time__gt=F("start_time")),
                 name="availability_ends_after_start",
-                violation_error_message="The end time must be after the start time.",
+                violation_error_message=_("The end time must be after the start time."),
             ),
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True)
                 | Q(valid_from__isnull=True)
                 | Q(valid_until__gte=F("valid_from")),
                 name="availability_valid_range",
-                violation_error_message='"Valid until" must not be before "valid from".',
+                violation_error_message=_('"Valid until" must not be before "valid from".'),
             ),
         ]
 
@@ -232,13 +329,13 @@ class Block(models.Model):
 
     class Meta:
         ordering = ["starts_at"]
-        verbose_name = "blocked time"
-        verbose_name_plural = "blocked time"
+        verbose_name = _("blocked time")
+        verbose_name_plural = _("blocked time")
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_at__gt=F("starts_at")),
                 name="block_ends_after_start",
-                violation_error_message="The end must be after the start.",
+                violation_error_message=_("The end must be after the start."),
             )
         ]
         indexes = [models.Index(fields=["staff", "ends_at"])]
@@ -257,35 +354,40 @@ class Closure(models.Model):
 
     class Meta:
         ordering = ["first_day"]
+        verbose_name = _("closure")
+        verbose_name_plural = _("closures")
         constraints = [
             models.CheckConstraint(
                 condition=Q(last_day__gte=F("first_day")),
                 name="closure_last_day_not_before_first",
-                violation_error_message="The last day must not be before the first day.",
+                violation_error_message=_("The last day must not be before the first day."),
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.branch} closed: {self.reason}"
+        return gettext("%(branch)s closed: %(reason)s") % {
+            "branch": self.branch,
+            "reason": self.reason,
+        }
 
 
 class SkillLevel(models.TextChoices):
-    NEW = "new", "New to this"
-    SOME = "some", "Some experience"
-    CONFIDENT = "confident", "Confident"
+    NEW = "new", _("New to this")
+    SOME = "some", _("Some experience")
+    CONFIDENT = "confident", _("Confident")
 
 
 class Status(models.TextChoices):
-    CONFIRMED = "confirmed", "Confirmed"
-    CANCELLED = "cancelled", "Cancelled"
-    ATTENDED = "attended", "Attended"
-    NO_SHOW = "no_show", "Did not come"
+    CONFIRMED = "confirmed", _("Confirmed")
+    CANCELLED = "cancelled", _("Cancelled")
+    ATTENDED = "attended", _("Attended")
+    NO_SHOW = "no_show", _("Did not come")
 
 
 class Channel(models.TextChoices):
-    ONLINE = "online", "Online"
-    DESK = "desk", "At the desk"
-    PHONE = "phone", "By phone"
+    ONLINE = "online", _("Online")
+    DESK = "desk", _("At the desk")
+    PHONE = "phone", _("By phone")
 
 
 class AppointmentQuerySet(models.QuerySet):
@@ -296,6 +398,11 @@ class AppointmentQuerySet(models.QuerySet):
         from django.utils import timezone
 
         return self.filter(status=Status.CONFIRMED, starts_at__gt=now or timezone.now())
+
+    def with_topic_texts(self, language: str | None = None):
+        """Each session's topic with its texts in the active language: one extra query, or
+        none in the default language."""
+        return self.prefetch_related(*topic_texts("topic", language=language))
 
 
 class Appointment(models.Model):
@@ -311,8 +418,8 @@ class Appointment(models.Model):
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="appointments")
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="appointments")
     skill_level = models.CharField(max_length=10, choices=SkillLevel.choices)
-    learning_goal = models.TextField("what they want to learn", max_length=1000)
-    party_size = models.PositiveSmallIntegerField("people coming", default=1)
+    learning_goal = models.TextField(_("what they want to learn"), max_length=1000)
+    party_size = models.PositiveSmallIntegerField(_("people coming"), default=1)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     # Padding is copied from the topic at booking, so later changes to the topic leave it alone.
@@ -323,22 +430,32 @@ class Appointment(models.Model):
     occupied_until = models.DateTimeField(editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.ONLINE)
+    # The language the session was booked in (online) or chosen by the desk; the patron's
+    # messages follow the language on their record, which the booking sets to this.
+    language = models.CharField(
+        _("language for messages"),
+        max_length=10,
+        choices=language_choices,
+        default=settings.LANGUAGE_CODE,
+    )
     booked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The staff member who booked it for the patron.",
+        help_text=_("The staff member who booked it for the patron."),
     )
-    limit_override_reason = models.CharField("why the limit was lifted", max_length=200, blank=True)
+    limit_override_reason = models.CharField(
+        _("why the limit was lifted"), max_length=200, blank=True
+    )
     limit_lifted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The staff member who booked or moved it past the patron's limits.",
+        help_text=_("The staff member who booked or moved it past the patron's limits."),
     )
     sequence = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -350,7 +467,7 @@ class Appointment(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Who checked the patron in, or marked them absent.",
+        help_text=_("Who checked the patron in, or marked them absent."),
     )
     marked_at = models.DateTimeField(null=True, blank=True)
 
@@ -358,6 +475,8 @@ class Appointment(models.Model):
 
     class Meta:
         ordering = ["starts_at"]
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         permissions = [
             ("book_for_patron", "Can book sessions for patrons at the desk"),
             ("view_all_calendars", "Can see every staff member's calendar"),
@@ -375,7 +494,7 @@ class Appointment(models.Model):
                     ("staff", RangeOperators.EQUAL),
                 ],
                 condition=~Q(status="cancelled"),
-                violation_error_message="That staff member already has a session at that time.",
+                violation_error_message=_("That staff member already has a session at that time."),
             ),
             ExclusionConstraint(
                 name="appointment_no_patron_overlap",
@@ -384,7 +503,7 @@ class Appointment(models.Model):
                     ("patron", RangeOperators.EQUAL),
                 ],
                 condition=~Q(status="cancelled"),
-                violation_error_message="This patron already has a session at that time.",
+                violation_error_message=_("This patron already has a session at that time."),
             ),
             models.CheckConstraint(
                 condition=Q(ends_at__gt=F("starts_at")),
@@ -397,12 +516,12 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=Q(party_size__gte=1, party_size__lte=3),
                 name="appointment_party_of_one_to_three",
-                violation_error_message="A session is for one to three people.",
+                violation_error_message=_("A session is for one to three people."),
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.topic} with {self.staff}"
+        return gettext("%(topic)s with %(staff)s") % {"topic": self.topic, "staff": self.staff}
 
     def save(self, *args, **kwargs):
         self.occupied_from = self.starts_at - timedelta(minutes=self.padding_before)
@@ -439,32 +558,32 @@ class Appointment(models.Model):
 
 
 class MessageKind(models.TextChoices):
-    CONFIRMATION = "confirmation", "Booking confirmed"
-    CHANGE = "change", "Booking changed"
-    CANCELLATION = "cancellation", "Booking cancelled"
-    REMINDER = "reminder", "Reminder"
-    FOLLOW_UP = "follow_up", "Follow-up after the session"
-    STAFF_NEW_BOOKING = "staff_new", "New booking (to staff)"
-    STAFF_CANCELLATION = "staff_cancel", "Cancellation (to staff)"
-    STAFF_MOVED = "staff_moved", "Session moved (to staff)"
-    WAITLIST_OFFER = "waitlist_offer", "A time for someone on the waiting list"
-    WAITLIST_JOINED = "waitlist_joined", "Joined the waiting list"
+    CONFIRMATION = "confirmation", _("Booking confirmed")
+    CHANGE = "change", _("Booking changed")
+    CANCELLATION = "cancellation", _("Booking cancelled")
+    REMINDER = "reminder", _("Reminder")
+    FOLLOW_UP = "follow_up", _("Follow-up after the session")
+    STAFF_NEW_BOOKING = "staff_new", _("New booking (to staff)")
+    STAFF_CANCELLATION = "staff_cancel", _("Cancellation (to staff)")
+    STAFF_MOVED = "staff_moved", _("Session moved (to staff)")
+    WAITLIST_OFFER = "waitlist_offer", _("A time for someone on the waiting list")
+    WAITLIST_JOINED = "waitlist_joined", _("Joined the waiting list")
 
 
 class MessageChannel(models.TextChoices):
-    EMAIL = "email", "Email"
-    TEXT = "text", "Text message"
-    CALL = "call", "Phone call"
+    EMAIL = "email", _("Email")
+    TEXT = "text", _("Text message")
+    CALL = "call", _("Phone call")
 
 
 class MessageState(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Could not be sent"
-    TO_CALL = "to_call", "To call"
-    CALLED = "called", "Called"
-    NOT_REACHED = "not_reached", "Not reached"
-    SKIPPED = "skipped", "No longer needed"
+    PENDING = "pending", _("Waiting to be sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Could not be sent")
+    TO_CALL = "to_call", _("To call")
+    CALLED = "called", _("Called")
+    NOT_REACHED = "not_reached", _("Not reached")
+    SKIPPED = "skipped", _("No longer needed")
 
 
 class Message(models.Model):
@@ -490,7 +609,7 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="library_messages",
     )
-    to = models.CharField("sent to", max_length=254)
+    to = models.CharField(_("sent to"), max_length=254)
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     state = models.CharField(max_length=12, choices=MessageState.choices)
@@ -508,6 +627,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         indexes = [
             models.Index(
                 fields=["send_after"],
@@ -519,7 +640,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         to = format_phone(self.to)  # an email address is shown as it is
-        return f"{self.get_kind_display()} by {self.get_channel_display().lower()} to {to}"
+        return gettext("%(kind)s by %(channel)s to %(to)s") % {
+            "kind": self.get_kind_display(),
+            "channel": self.get_channel_display().lower(),
+            "to": to,
+        }
 
 
 class Feedback(models.Model):
@@ -533,7 +658,8 @@ class Feedback(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        verbose_name_plural = "feedback"
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
         constraints = [
             models.CheckConstraint(
                 condition=Q(helpful__gte=1, helpful__lte=5), name="feedback_helpful_1_to_5"
@@ -541,7 +667,10 @@ class Feedback(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Feedback on {self.appointment}: {self.helpful}/5"
+        return gettext("Feedback on %(session)s: %(helpful)s/5") % {
+            "session": self.appointment,
+            "helpful": self.helpful,
+        }
 
 
 class WalkIn(models.Model):
@@ -558,8 +687,8 @@ class WalkIn(models.Model):
 
     class Meta:
         ordering = ["-at"]
-        verbose_name = "walk-in help"
-        verbose_name_plural = "walk-in help"
+        verbose_name = _("walk-in help")
+        verbose_name_plural = _("walk-in help")
         constraints = [
             models.CheckConstraint(
                 condition=Q(minutes__gte=1, minutes__lte=240), name="walk_in_minutes_1_to_240"
@@ -567,24 +696,27 @@ class WalkIn(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.topic}, {self.minutes} minutes"
+        return gettext("%(topic)s, %(minutes)s minutes") % {
+            "topic": self.topic,
+            "minutes": self.minutes,
+        }
 
 
 class WaitlistState(models.TextChoices):
-    WAITING = "waiting", "Waiting"
-    OFFERED = "offered", "Offered a time"
-    BOOKED = "booked", "Booked"
-    REMOVED = "removed", "Removed"
+    WAITING = "waiting", _("Waiting")
+    OFFERED = "offered", _("Offered a time")
+    BOOKED = "booked", _("Booked")
+    REMOVED = "removed", _("Removed")
 
 
 class TimeOfDay(models.TextChoices):
     """Parts of the day, on the branch's clock: morning before noon, afternoon until 5 pm,
     evening from 5 pm."""
 
-    ANY = "", "Any time of day"
-    MORNING = "morning", "Mornings (before noon)"
-    AFTERNOON = "afternoon", "Afternoons (noon to 5 pm)"
-    EVENING = "evening", "Evenings (from 5 pm)"
+    ANY = "", _("Any time of day")
+    MORNING = "morning", _("Mornings (before noon)")
+    AFTERNOON = "afternoon", _("Afternoons (noon to 5 pm)")
+    EVENING = "evening", _("Evenings (from 5 pm)")
 
 
 class WaitlistEntry(models.Model):
@@ -608,7 +740,7 @@ class WaitlistEntry(models.Model):
         "patrons.Patron", on_delete=models.CASCADE, related_name="waitlist_entries"
     )
     skill_level = models.CharField(max_length=10, choices=SkillLevel.choices)
-    learning_goal = models.TextField("what they want to learn", max_length=1000)
+    learning_goal = models.TextField(_("what they want to learn"), max_length=1000)
     party_size = models.PositiveSmallIntegerField(default=1)
     length = models.PositiveSmallIntegerField()
     state = models.CharField(
@@ -628,8 +760,8 @@ class WaitlistEntry(models.Model):
 
     class Meta:
         ordering = ["created_at"]
-        verbose_name = "waiting list entry"
-        verbose_name_plural = "waiting list"
+        verbose_name = _("waiting list entry")
+        verbose_name_plural = _("waiting list")
         constraints = [
             ExclusionConstraint(
                 name="waitlist_one_live_offer_per_time",
@@ -647,4 +779,7 @@ class WaitlistEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.patron} waiting for {self.topic}"
+        return gettext("%(patron)s waiting for %(topic)s") % {
+            "patron": self.patron,
+            "topic": self.topic,
+        }

@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from patrons.models import AccessRecord, Patron
@@ -18,7 +20,7 @@ from patrons.models import AccessRecord, Patron
 from . import access
 from .booking import BookingError, pause_reason, record_outcome
 from .formatting import parse_day
-from .models import Appointment, Branch, SkillLevel, Topic, WalkIn
+from .models import Appointment, Branch, SkillLevel, Topic, WalkIn, topic_texts
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
@@ -27,19 +29,20 @@ class WalkInForm(forms.ModelForm):
     class Meta:
         model = WalkIn
         fields = ["topic", "minutes", "skill_level"]
-        labels = {"minutes": "Minutes spent", "skill_level": "Their skill level"}
+        labels = {"minutes": _("Minutes spent"), "skill_level": _("Their skill level")}
         widgets = {"minutes": forms.NumberInput(attrs={"min": 1, "max": 240})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["topic"].queryset = Topic.objects.filter(is_active=True)
-        self.fields["topic"].empty_label = "Choose a topic"
-        self.fields["skill_level"].choices = [("", "Choose a level"), *SkillLevel.choices]
+        self.fields["topic"].queryset = Topic.objects.filter(is_active=True).with_translations()
+        self.fields["topic"].label_from_instance = lambda topic: topic.translated_name
+        self.fields["topic"].empty_label = _("Choose a topic")
+        self.fields["skill_level"].choices = [("", _("Choose a level")), *SkillLevel.choices]
 
     def clean_minutes(self):
         minutes = self.cleaned_data["minutes"]
         if not 1 <= minutes <= 240:
-            raise forms.ValidationError("Give the minutes spent, from 1 to 240.")
+            raise forms.ValidationError(_("Give the minutes spent, from 1 to 240."))
         return minutes
 
 
@@ -67,6 +70,7 @@ def today(request: HttpRequest) -> HttpResponse:
                 branch=branch, starts_at__gte=start, starts_at__lt=start + timedelta(days=1)
             )
             .select_related("patron", "topic", "staff", "branch", "marked_by")
+            .with_topic_texts()
             .order_by("starts_at", "staff__public_name")
         )
         for s in sessions:
@@ -83,7 +87,13 @@ def today(request: HttpRequest) -> HttpResponse:
             if s.patron_id
         )
     walk_ins = (
-        WalkIn.objects.filter(branch=branch, at__date=day).select_related("topic") if branch else []
+        (
+            WalkIn.objects.filter(branch=branch, at__date=day)
+            .select_related("topic")
+            .prefetch_related(*topic_texts("topic"))
+        )
+        if branch
+        else []
     )
     return render(
         request,
@@ -120,7 +130,7 @@ def mark(request: HttpRequest, reference) -> HttpResponse:
     except BookingError as error:
         messages.error(request, error.message)
     else:
-        name = appointment.patron.first_name if appointment.patron else "The patron"
+        name = appointment.patron.first_name if appointment.patron else gettext("The patron")
         messages.success(request, f"{name}: {appointment.get_status_display().lower()}.")
     return redirect(_back_to_today(appointment))
 
@@ -136,10 +146,16 @@ def walk_in(request: HttpRequest) -> HttpResponse:
         walk.branch = branch
         walk.recorded_by = request.user
         walk.save()
-        messages.success(request, f"Walk-in help recorded: {walk.topic}, {walk.minutes} minutes.")
+        messages.success(
+            request,
+            gettext("Walk-in help recorded: %(topic)s, %(minutes)s minutes.")
+            % {"topic": walk.topic.translated_name, "minutes": walk.minutes},
+        )
     else:
         errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        messages.error(request, f"The walk-in was not recorded: {errors}")
+        messages.error(
+            request, gettext("The walk-in was not recorded: %(errors)s") % {"errors": errors}
+        )
     return redirect(reverse("appointments:today") + f"?branch={branch.pk if branch else ''}")
 
 
@@ -150,10 +166,12 @@ def lift_pause(request: HttpRequest, patron_id: int) -> HttpResponse:
     patron = get_object_or_404(Patron, pk=patron_id)
     reason = request.POST.get("reason", "").strip()[:200]
     if not reason:
-        messages.error(request, "Say why you are letting this patron book online again.")
+        messages.error(request, _("Say why you are letting this patron book online again."))
     elif pause_reason(patron):
         Patron.objects.filter(pk=patron.pk).update(
             pause_lifted_at=timezone.now(), pause_lifted_by=request.user, pause_lift_reason=reason
         )
-        messages.success(request, f"{patron.name} can book online again.")
+        messages.success(
+            request, gettext("%(name)s can book online again.") % {"name": patron.name}
+        )
     return redirect("appointments:desk_book", patron_id=patron.pk)

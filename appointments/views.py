@@ -24,6 +24,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
+from library_help.languages import active_language
 from patrons.forms import PatronForm
 
 from . import messaging, schedule_changes
@@ -531,7 +532,10 @@ def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and where.is_valid() and who.is_valid():
         need = draft["need"]
         with transaction.atomic():
-            patron = who.save()
+            patron = who.save(commit=False)
+            # Their place and offers are confirmed in the language of this page.
+            patron.language = active_language()
+            patron.save()
             entry = WaitlistEntry.objects.create(
                 topic=topic,
                 branch=where.cleaned_data["branch"],

@@ -26,6 +26,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import locks, messaging, schedule_changes
 from .booking import book_appointment, bookable_staff, booking_window, find_open_slots
@@ -99,44 +101,60 @@ def entry_from_place_token(token: str) -> WaitlistEntry | None:
     )
 
 
-def describe_wishes(entry: WaitlistEntry) -> str:
-    """ "Tuesdays or Thursdays, mornings, at Central Library", in plain words."""
-    from .forms import WEEKDAY_CHOICES
+# Every week on that day, by the weekday's number (Monday is 0).
+EVERY_WEEKDAY = [
+    _("Mondays"),
+    _("Tuesdays"),
+    _("Wednesdays"),
+    _("Thursdays"),
+    _("Fridays"),
+    _("Saturdays"),
+    _("Sundays"),
+]
+PARTS_OF_DAY = {
+    TimeOfDay.MORNING: _("mornings"),
+    TimeOfDay.AFTERNOON: _("afternoons"),
+    TimeOfDay.EVENING: _("evenings"),
+}
 
-    names = dict(WEEKDAY_CHOICES)
-    days = [f"{names[d]}s" for d in sorted(entry.weekdays)]
+
+def describe_wishes(entry: WaitlistEntry) -> str:
+    """ "Tuesdays or Thursdays, mornings, at Central Library", in plain words, in the active
+    language."""
+    days = [str(EVERY_WEEKDAY[d]) for d in sorted(entry.weekdays)]
     if not days:
-        when = "any day"
+        when = gettext("any day")
     elif len(days) == 1:
         when = days[0]
     else:
-        when = ", ".join(days[:-1]) + " or " + days[-1]
-    part = {
-        TimeOfDay.MORNING: "mornings",
-        TimeOfDay.AFTERNOON: "afternoons",
-        TimeOfDay.EVENING: "evenings",
-    }.get(entry.time_of_day, "any time of day")
-    where = entry.branch.name if entry.branch_id else "any of our libraries"
-    return f"{when}, {part}, at {where}"
+        when = gettext("%(days)s or %(last)s") % {"days": ", ".join(days[:-1]), "last": days[-1]}
+    part = str(PARTS_OF_DAY.get(entry.time_of_day, _("any time of day")))
+    where = entry.branch.name if entry.branch_id else gettext("any of our libraries")
+    return gettext("%(when)s, %(part)s, at %(where)s") % {
+        "when": when,
+        "part": part,
+        "where": where,
+    }
 
 
 def joined_message(entry: WaitlistEntry) -> Message:
     """The confirmation of a place on the waiting list, the patron's way. A patron who asked
     for calls gets a call-list entry (the desk tells them they are on the list); the call
     carries no link, which staff must never read out or see."""
-    context = {
-        **messaging.library_context(),
-        "patron": entry.patron,
-        "entry": entry,
-        "wishes": describe_wishes(entry),
-        "link": place_url(entry),
-    }
-    return messaging.patron_message(
-        entry.patron,
-        MessageKind.WAITLIST_JOINED,
-        key=f"waitlist-joined:{entry.pk}",
-        context=context,
-    )
+    with messaging.in_language_of(entry.patron):
+        context = {
+            **messaging.library_context(),
+            "patron": entry.patron,
+            "entry": entry,
+            "wishes": describe_wishes(entry),
+            "link": place_url(entry),
+        }
+        return messaging.patron_message(
+            entry.patron,
+            MessageKind.WAITLIST_JOINED,
+            key=f"waitlist-joined:{entry.pk}",
+            context=context,
+        )
 
 
 @transaction.atomic
@@ -345,20 +363,21 @@ def _still_open(entry: WaitlistEntry) -> bool:
 
 
 def _offer_message(entry: WaitlistEntry) -> Message:
-    context = {
-        **messaging.library_context(),
-        "patron": entry.patron,
-        "entry": entry,
-        "when": format_when(entry.offer_starts_at.astimezone(entry.offer_branch.tz)),
-        "until": format_when(entry.offer_expires_at.astimezone(entry.offer_branch.tz)),
-        "link": offer_url(entry),
-    }
-    return messaging.patron_message(
-        entry.patron,
-        MessageKind.WAITLIST_OFFER,
-        key=offer_key(entry),
-        context=context,
-    )
+    with messaging.in_language_of(entry.patron):
+        context = {
+            **messaging.library_context(),
+            "patron": entry.patron,
+            "entry": entry,
+            "when": format_when(entry.offer_starts_at.astimezone(entry.offer_branch.tz)),
+            "until": format_when(entry.offer_expires_at.astimezone(entry.offer_branch.tz)),
+            "link": offer_url(entry),
+        }
+        return messaging.patron_message(
+            entry.patron,
+            MessageKind.WAITLIST_OFFER,
+            key=offer_key(entry),
+            context=context,
+        )
 
 
 def _matches(entry: WaitlistEntry, slot, zones) -> bool:

@@ -13,6 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from appointments import access
 from appointments.admin import PrivateLookupsAdmin
@@ -43,19 +45,28 @@ class PatronAdminForm(forms.ModelForm):
 
     class Meta:
         model = Patron
-        fields = PatronForm.Meta.fields
+        fields = [*PatronForm.Meta.fields, "language"]
         field_classes = {"phone": PhoneNumberField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left out of a submission, the language the record has stays as it is.
+        if "language" in self.fields:  # not for those who may only look
+            self.fields["language"].required = False
+
+    def clean_language(self) -> str:
+        return self.cleaned_data["language"] or self.instance.language
 
 
 class PhoneToCheckFilter(admin.SimpleListFilter):
     """Numbers kept as typed because they could not be read (saved before numbers were
     checked): staff can find them and ask the patron."""
 
-    title = "phone number"
+    title = _("phone number")
     parameter_name = "phone_number"
 
     def lookups(self, request, model_admin):
-        return [("to_check", "To check (could not be read)")]
+        return [("to_check", _("To check (could not be read)"))]
 
     def queryset(self, request, queryset):
         if self.value() == "to_check":
@@ -66,8 +77,8 @@ class PhoneToCheckFilter(admin.SimpleListFilter):
 @admin.register(Patron)
 class PatronAdmin(PrivateLookupsAdmin):
     form = PatronAdminForm
-    list_display = ["name", "email", "phone_number", "preferred_contact", "card_number"]
-    list_filter = ["preferred_contact", PhoneToCheckFilter]
+    list_display = ["name", "email", "phone_number", "preferred_contact", "language", "card_number"]
+    list_filter = ["preferred_contact", "language", PhoneToCheckFilter]
     search_fields = ["name", "email", "phone", "phone_digits", "card_number"]
     inlines = [AppointmentInline]
     readonly_fields = ["who_has_looked"]
@@ -81,7 +92,7 @@ class PatronAdmin(PrivateLookupsAdmin):
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return found | queryset.filter(phone_search_condition(search_term)), may_have_duplicates
 
-    @admin.display(description="phone", ordering="phone")
+    @admin.display(description=_("phone"), ordering="phone")
     def phone_number(self, obj):
         return obj.phone_display
 
@@ -96,6 +107,7 @@ class PatronAdmin(PrivateLookupsAdmin):
             "email",
             "phone",
             "preferred_contact",
+            "language",
             "card_number",
             "accessibility_needs",
         ]
@@ -131,11 +143,11 @@ class PatronAdmin(PrivateLookupsAdmin):
             .order_by("pk")
         )
 
-    @admin.display(description="who has looked at this record")
+    @admin.display(description=_("who has looked at this record"))
     def who_has_looked(self, obj):
         records = obj.accesses.select_related("user")[:20]
         if not records:
-            return "Nobody yet."
+            return _("Nobody yet.")
         return format_html(
             "<ul>{}</ul>",
             format_html_join(
@@ -180,13 +192,16 @@ class PatronAdmin(PrivateLookupsAdmin):
                 return redirect("admin:patrons_patron_change", patron.pk)
             messages.success(
                 request,
-                f"The patron's details are deleted. {counts['cancelled']} upcoming session(s) "
-                "cancelled; past sessions keep only their statistics.",
+                gettext(
+                    "The patron's details are deleted. %(count)s upcoming session(s) "
+                    "cancelled; past sessions keep only their statistics."
+                )
+                % {"count": counts["cancelled"]},
             )
             return redirect("admin:patrons_patron_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": "Forget this patron?",
+            "title": _("Forget this patron?"),
             "patron": patron,
             "upcoming": patron.appointments.upcoming().count(),
             "opts": self.model._meta,

@@ -7,14 +7,24 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
+
+from library_help.languages import language_choices, language_name
 
 from .phones import format_phone, matching_digits, normalised_or_as_typed, phone_digits
 
 
 class ContactMethod(models.TextChoices):
-    EMAIL = "email", "Email"
-    TEXT = "text", "Text message"
-    CALL = "call", "Phone call"
+    EMAIL = "email", _("Email")
+    TEXT = "text", _("Text message")
+    CALL = "call", _("Phone call")
+
+
+# Language names as the desk reads them ("Prefers Spanish"); Django names the others. Kept in
+# our catalogue so that Spanish-speaking staff read "español", in lower case, mid-sentence.
+gettext_noop("English")
+gettext_noop("Spanish")
 
 
 class PatronQuerySet(models.QuerySet):
@@ -57,18 +67,26 @@ def same_person_condition(email: str = "", phone: str = "", card_number: str = "
 
 
 class Patron(models.Model):
-    name = models.CharField("name", max_length=120)
-    email = models.EmailField("email", max_length=254, blank=True)
-    phone = models.CharField("phone", max_length=30, blank=True)
+    name = models.CharField(_("name"), max_length=120)
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
     phone_digits = models.CharField(max_length=30, blank=True, editable=False, db_index=True)
     preferred_contact = models.CharField(
-        "how we should reach you",
+        _("how we should reach you"),
         max_length=10,
         choices=ContactMethod.choices,
         default=ContactMethod.EMAIL,
     )
-    card_number = models.CharField("library card number", max_length=30, blank=True)
-    accessibility_needs = models.TextField("accessibility needs", max_length=500, blank=True)
+    # Every message to the patron is written in it: the language they booked in online, or
+    # the one the desk chose for them.
+    language = models.CharField(
+        _("language for messages"),
+        max_length=10,
+        choices=language_choices,
+        default=settings.LANGUAGE_CODE,
+    )
+    card_number = models.CharField(_("library card number"), max_length=30, blank=True)
+    accessibility_needs = models.TextField(_("accessibility needs"), max_length=500, blank=True)
     # The desk can let a patron book online again after a pause for missed sessions.
     pause_lifted_at = models.DateTimeField(null=True, blank=True, editable=False)
     pause_lifted_by = models.ForeignKey(
@@ -87,22 +105,24 @@ class Patron(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("patron")
+        verbose_name_plural = _("patrons")
         indexes = [models.Index(Lower("email"), name="patron_email_lower")]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(email="") | ~Q(phone=""),
                 name="patron_has_email_or_phone",
-                violation_error_message="Give an email address or a phone number.",
+                violation_error_message=_("Give an email address or a phone number."),
             ),
             models.CheckConstraint(
                 condition=~Q(preferred_contact="email") | ~Q(email=""),
                 name="patron_email_contact_has_email",
-                violation_error_message="Email was chosen, so an email address is needed.",
+                violation_error_message=_("Email was chosen, so an email address is needed."),
             ),
             models.CheckConstraint(
                 condition=Q(preferred_contact="email") | ~Q(phone=""),
                 name="patron_phone_contact_has_phone",
-                violation_error_message="Text or call was chosen, so a phone number is needed.",
+                violation_error_message=_("Text or call was chosen, so a phone number is needed."),
             ),
         ]
 
@@ -157,22 +177,33 @@ class Patron(models.Model):
     def contact_display(self) -> str:
         """How to reach this patron, in their preferred way first."""
         if self.preferred_contact == ContactMethod.EMAIL:
-            return f"Email {self.email}"
-        verb = "Text" if self.preferred_contact == ContactMethod.TEXT else "Call"
-        return f"{verb} {self.phone_display}"
+            return gettext("Email %(address)s") % {"address": self.email}
+        if self.preferred_contact == ContactMethod.TEXT:
+            return gettext("Text %(phone)s") % {"phone": self.phone_display}
+        return gettext("Call %(phone)s") % {"phone": self.phone_display}
+
+    @property
+    def prefers_other_language(self) -> bool:
+        """Messages to them go in a language other than the default: the desk should know."""
+        return self.language != settings.LANGUAGE_CODE
+
+    @property
+    def language_name(self) -> str:
+        """Their language, named in the reader's language ("Spanish", "español")."""
+        return language_name(self.language)
 
 
 class AccessRecord(models.Model):
     """A staff member looked at a patron's details. Kept for ACCESS_LOG_RETENTION_DAYS."""
 
     class What(models.TextChoices):
-        PATRON = "patron", "Opened the patron's record"
-        APPOINTMENT = "appointment", "Opened a session's details"
-        DESK_BOOKING = "desk_booking", "Opened the patron at the desk"
-        CALL_LIST = "call_list", "Saw the patron on the call list"
-        WAITLIST = "waitlist", "Opened the patron's waiting-list entry"
-        DATA_EXPORT = "export", "Exported the patron's data"
-        FORGOTTEN = "forgotten", "Deleted the patron's data"
+        PATRON = "patron", _("Opened the patron's record")
+        APPOINTMENT = "appointment", _("Opened a session's details")
+        DESK_BOOKING = "desk_booking", _("Opened the patron at the desk")
+        CALL_LIST = "call_list", _("Saw the patron on the call list")
+        WAITLIST = "waitlist", _("Opened the patron's waiting-list entry")
+        DATA_EXPORT = "export", _("Exported the patron's data")
+        FORGOTTEN = "forgotten", _("Deleted the patron's data")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -189,7 +220,8 @@ class AccessRecord(models.Model):
 
     class Meta:
         ordering = ["-at"]
-        verbose_name = "access record"
+        verbose_name = _("access record")
+        verbose_name_plural = _("access records")
 
     def __str__(self) -> str:
         return f"{self.user} – {self.get_what_display()}"

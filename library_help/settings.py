@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from library_help.sso.config import providers_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -34,6 +36,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "patrons",
     "appointments",
+    "library_help.sso",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +153,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "lockout.html"
 AXES_ENABLE_ADMIN = True
+
+# --- Staff single sign-on (docs/single-sign-on.md) ---------------------------------------------
+# Off unless a provider is configured: SSO_ENTRA_*, SSO_GOOGLE_*, SSO_OKTA_* or SSO_PROVIDERS.
+# Local accounts and their passwords keep working beside it.
+SSO_PROVIDERS = providers_from_env(env)
+# Only the tests' own provider, on http://127.0.0.1, turns this on; never from the environment.
+SSO_ALLOW_INSECURE_LOOPBACK = False
 
 # Public forms are limited per client address (see "Behind a reverse proxy" below).
 RATELIMIT_VIEW = "appointments.views.rate_limited"

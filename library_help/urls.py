@@ -21,5 +21,6 @@ urlpatterns = [
     path("healthz/live", health.live, name="healthz_live"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    path("sso/", include("library_help.sso.urls")),
     path("", include("appointments.urls")),
 ]

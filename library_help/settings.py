@@ -157,9 +157,8 @@ AXES_ENABLE_ADMIN = True
 # --- Staff single sign-on (docs/single-sign-on.md) ---------------------------------------------
 # Off unless a provider is configured: SSO_ENTRA_*, SSO_GOOGLE_*, SSO_OKTA_* or SSO_PROVIDERS.
 # Local accounts and their passwords keep working beside it.
+# Every provider must be on https (manage.py check says so).
 SSO_PROVIDERS = providers_from_env(env)
-# Only the tests' own provider, on http://127.0.0.1, turns this on; never from the environment.
-SSO_ALLOW_INSECURE_LOOPBACK = False
 
 # Public forms are limited per client address (see "Behind a reverse proxy" below).
 RATELIMIT_VIEW = "appointments.views.rate_limited"

@@ -7,3 +7,6 @@ class SingleSignOnConfig(AppConfig):
     label = "sso"
     verbose_name = _("Single sign-on")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the check)

@@ -2,8 +2,7 @@
 
 Authlib checks state, nonce and PKCE, and verifies the id_token's signature against the
 provider's published keys (JWKS), its issuer, audience and expiry. This module adds what a
-library's deployment needs on top: https everywhere (plain http on loopback only for the test
-provider, by SSO_ALLOW_INSECURE_LOOPBACK, a setting no environment variable sets), a discovery
+library's deployment needs on top: https everywhere (the tests' provider too), a discovery
 document whose issuer is the one configured, and short timeouts.
 """
 
@@ -72,7 +71,6 @@ def _providers(frozen: tuple) -> list[Provider]:
             provider = Provider(**dict(entry))
         except TypeError as error:
             raise ImproperlyConfigured(f"SSO_PROVIDERS: {error}") from None
-        check_address(provider.issuer)
         providers.append(provider)
     if len({p.key for p in providers}) != len(providers):
         raise ImproperlyConfigured("SSO_PROVIDERS: two providers have the same key.")
@@ -80,17 +78,9 @@ def _providers(frozen: tuple) -> list[Provider]:
 
 
 def check_address(url: str) -> None:
-    """https, or http to this machine's loopback when the tests' provider is allowed."""
     parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if (
-        parts.scheme == "http"
-        and parts.hostname in ("127.0.0.1", "localhost")
-        and getattr(settings, "SSO_ALLOW_INSECURE_LOOPBACK", False)
-    ):
-        return
-    raise UnsafeProvider(f"single sign-on needs https: {url}")
+    if parts.scheme != "https" or not parts.hostname:
+        raise UnsafeProvider(f"single sign-on needs https: {url!r}")
 
 
 @cache
@@ -114,6 +104,7 @@ def client(provider: Provider) -> DjangoOAuth2App:
 def checked_metadata(provider: Provider) -> dict:
     """The discovery document, refused unless it names the configured issuer and every
     endpoint we will call is https."""
+    check_address(provider.issuer)
     metadata = client(provider).load_server_metadata()
     if metadata.get("issuer") != provider.issuer:
         raise UnsafeProvider(
@@ -126,6 +117,6 @@ def checked_metadata(provider: Provider) -> dict:
 
 @receiver(setting_changed)
 def _forget_clients(setting, **kwargs):
-    if setting in ("SSO_PROVIDERS", "SSO_ALLOW_INSECURE_LOOPBACK"):
+    if setting == "SSO_PROVIDERS":
         _providers.cache_clear()
         client.cache_clear()

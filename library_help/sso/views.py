@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client.errors import OAuthError
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_lockout_response
@@ -52,11 +53,17 @@ def callback(request: HttpRequest, key: str) -> HttpResponse:
         return _locked_out(request, provider.axes_username)
     try:
         checked_metadata(provider)
-        token = client(provider).authorize_access_token(request)
+        token = client(provider).authorize_access_token(
+            request,
+            claims_options={
+                "iss": {"essential": True, "value": provider.issuer},
+                "aud": {"essential": True, "value": provider.client_id},
+            },
+        )
         claims = token.get("userinfo")
         if not claims:
             raise OAuthError(description="no id_token")
-    except (OAuthError, JoseError) as error:
+    except (AuthlibBaseError, JoseError) as error:
         # Also authlib's MismatchingStateError (an OAuthError): a forged or replayed callback.
         log.warning("Single sign-on with %s refused: %s", provider.key, error)
         user_login_failed.send(

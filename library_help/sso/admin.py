@@ -17,22 +17,10 @@ from .providers import configured_providers, get_provider
 
 
 class SingleSignOnAdmin(admin.ModelAdmin):
-    """Nothing of it, for anyone, while no provider is configured."""
+    """Left out of the admin's index and menu while no provider is configured."""
 
     def has_module_permission(self, request):
         return bool(configured_providers()) and super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return bool(configured_providers()) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return bool(configured_providers()) and super().has_add_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return bool(configured_providers()) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return bool(configured_providers()) and super().has_delete_permission(request, obj)
 
 
 @admin.register(RoleMapping)
@@ -90,7 +78,11 @@ class LinkedIdentityAdmin(SingleSignOnAdmin):
     readonly_fields = ["linked_by", "created_at", "last_sign_in"]
 
     def has_add_permission(self, request):
-        return request.user.is_superuser and super().has_add_permission(request)
+        return (
+            request.user.is_superuser
+            and bool(configured_providers())
+            and super().has_add_permission(request)
+        )
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_change_permission(request, obj)

@@ -334,6 +334,8 @@ LOGGING = {
         "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
         # The message worker's own errors reach staff too.
         "appointments": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
+        # So does a sign-in provider that stopped working (an expired client secret).
+        "library_help.sso": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
         # django-axes logs every sign-in at INFO; failures still show as warnings.
         "axes": {"level": "WARNING"},
     },

@@ -324,3 +324,15 @@ def test_provider_without_https_is_refused(sso, client, settings, provider):
 
     with pytest.raises(SystemCheckError, match="single sign-on needs https"):
         call_command("check")
+
+
+def test_expired_client_secret_is_an_error_for_it_not_a_failed_login(sso, client, settings, caplog):
+    settings.SSO_PROVIDERS = [{**sso.settings(), "client_secret": "the one that expired"}]
+
+    with caplog.at_level(logging.ERROR, logger="library_help.sso"):
+        response = to_provider_and_back(client, sso, "sub-12", groups=["circulation"])
+
+    assert response.status_code == 503
+    assert "cannot be reached just now" in response.content.decode()
+    assert "invalid_client" in caplog.text
+    assert not AccessAttempt.objects.exists()

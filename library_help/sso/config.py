@@ -3,7 +3,8 @@
 Plain Python (no Django): settings.py imports it before Django is set up. Each provider is a
 dict: key (in the callback address), name (on the button), issuer, client_id, client_secret,
 groups_claim (the id_token claim that lists the user's groups; empty when the provider sends
-none) and, for Google, the Workspace domain every account must belong to.
+none), scopes (optional) and, for Google, hosted_domain: the Workspace domain every account
+must belong to.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def providers_from_env(env) -> list[dict]:
                 "client_id": env("SSO_OKTA_CLIENT_ID"),
                 "client_secret": env("SSO_OKTA_CLIENT_SECRET"),
                 "groups_claim": env("SSO_OKTA_GROUPS_CLAIM", default="groups"),
+                # The org authorization server sends the groups claim only when asked for it.
+                "scopes": "openid email profile groups",
             }
         )
     # Any other OpenID Connect provider, as a JSON list of dicts of the keys above.

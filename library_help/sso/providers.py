@@ -31,6 +31,7 @@ class Provider:
     client_secret: str
     groups_claim: str = ""
     hosted_domain: str = ""
+    scopes: str = "openid email profile"
 
     @property
     def discovery_url(self) -> str:
@@ -94,7 +95,7 @@ def client(provider: Provider) -> DjangoOAuth2App:
         client_secret=provider.client_secret,
         server_metadata_url=provider.discovery_url,
         client_kwargs={
-            "scope": "openid email profile",
+            "scope": provider.scopes,
             "code_challenge_method": "S256",
             "default_timeout": TIMEOUT_SECONDS,
         },

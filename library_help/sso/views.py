@@ -63,15 +63,13 @@ def callback(request: HttpRequest, key: str) -> HttpResponse:
         claims = token.get("userinfo")
         if not claims:
             raise OAuthError(description="no id_token")
+    except OAuthError as error:
+        if error.error in ("invalid_client", "unauthorized_client"):
+            # Our own credentials were refused (an expired client secret): no client's fault.
+            return _unavailable(request, provider, error)
+        return _refused(request, provider, error)
     except (AuthlibBaseError, JoseError) as error:
-        # Also authlib's MismatchingStateError (an OAuthError): a forged or replayed callback.
-        log.warning("Single sign-on with %s refused: %s", provider.key, error)
-        user_login_failed.send(
-            sender=__name__, credentials={"username": provider.axes_username}, request=request
-        )
-        if getattr(request, "axes_locked_out", False):
-            return _locked_out(request, provider.axes_username)
-        return render(request, "sso/failed.html", {"provider": provider}, status=403)
+        return _refused(request, provider, error)
     except (requests.RequestException, ValueError, UnsafeProvider) as error:
         return _unavailable(request, provider, error)
 
@@ -96,11 +94,24 @@ def _provider(key: str) -> Provider:
     return provider
 
 
+def _refused(request: HttpRequest, provider: Provider, error: Exception) -> HttpResponse:
+    """A callback we cannot trust (a wrong or replayed state, which authlib raises as
+    MismatchingStateError, a refused code, a bad id_token): a failed login for django-axes."""
+    log.warning("Single sign-on with %s refused: %s", provider.key, error)
+    user_login_failed.send(
+        sender=__name__, credentials={"username": provider.axes_username}, request=request
+    )
+    if getattr(request, "axes_locked_out", False):
+        return _locked_out(request, provider.axes_username)
+    return render(request, "sso/failed.html", {"provider": provider}, status=403)
+
+
 def _locked_out(request: HttpRequest, username: str) -> HttpResponse:
     return get_lockout_response(request, credentials={"username": username})
 
 
 def _unavailable(request: HttpRequest, provider: Provider, error: Exception) -> HttpResponse:
-    """The provider could not be reached or answered nonsense: not the client's fault."""
+    """The provider could not be reached, answered nonsense or refused our client id and secret:
+    not the client's fault, and something IT must fix (logged as an error, mailed to ADMINS)."""
     log.error("Single sign-on with %s unavailable: %s", provider.key, error)
     return render(request, "sso/unavailable.html", {"provider": provider}, status=503)

@@ -336,3 +336,40 @@ def test_expired_client_secret_is_an_error_for_it_not_a_failed_login(sso, client
     assert "cannot be reached just now" in response.content.decode()
     assert "invalid_client" in caplog.text
     assert not AccessAttempt.objects.exists()
+
+
+def test_entra_google_and_okta_are_configured_from_the_environment(monkeypatch, settings, client):
+    import environ
+
+    from library_help.sso.config import providers_from_env
+
+    for name, value in {
+        "SSO_ENTRA_TENANT": "5f0c8a1e-0000-4000-8000-000000000001",
+        "SSO_ENTRA_CLIENT_ID": "entra-client",
+        "SSO_ENTRA_CLIENT_SECRET": "entra-secret",
+        "SSO_GOOGLE_CLIENT_ID": "google-client",
+        "SSO_GOOGLE_CLIENT_SECRET": "google-secret",
+        "SSO_GOOGLE_DOMAIN": "library.example",
+        "SSO_OKTA_DOMAIN": "library.okta.com",
+        "SSO_OKTA_CLIENT_ID": "okta-client",
+        "SSO_OKTA_CLIENT_SECRET": "okta-secret",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    settings.SSO_PROVIDERS = providers_from_env(environ.Env())
+
+    entra, google, okta = settings.SSO_PROVIDERS
+    assert (
+        entra["issuer"]
+        == "https://login.microsoftonline.com/5f0c8a1e-0000-4000-8000-000000000001/v2.0"
+    )
+    assert (entra["groups_claim"], google["groups_claim"], okta["groups_claim"]) == (
+        "groups",
+        "",
+        "groups",
+    )
+    assert google["hosted_domain"] == "library.example"
+    assert okta["issuer"] == "https://library.okta.com"
+    page = client.get("/admin/login/").content.decode()
+    for name in ("Microsoft", "Google", "Okta"):
+        assert f"Sign in with {name}" in page

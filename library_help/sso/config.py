@@ -54,8 +54,9 @@ def providers_from_env(env) -> list[dict]:
                 "client_id": env("SSO_OKTA_CLIENT_ID"),
                 "client_secret": env("SSO_OKTA_CLIENT_SECRET"),
                 "groups_claim": env("SSO_OKTA_GROUPS_CLAIM", default="groups"),
-                # The org authorization server sends the groups claim only when asked for it.
-                "scopes": "openid email profile groups",
+                # The org authorization server sends the groups claim only when asked for it; a
+                # custom one sends the claim it is given and knows no "groups" scope.
+                "scopes": "openid email profile" + ("" if server else " groups"),
             }
         )
     # Any other OpenID Connect provider, as a JSON list of dicts of the keys above.

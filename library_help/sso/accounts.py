@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import LinkedIdentity
@@ -40,6 +40,23 @@ def sign_in(provider: Provider, claims: dict) -> SignIn:
     if provider.hosted_domain and claims.get("hd") != provider.hosted_domain:
         return SignIn(None, WRONG_DOMAIN)
     granted = mapped_roles(provider, claims)
+    try:
+        user = _find_or_make_user(provider, claims, granted)
+    except IntegrityError:
+        # The same first sign-in twice at once (a double click): the other one made the account.
+        user = _find_or_make_user(provider, claims, granted)
+    if user is None:
+        return SignIn(None, EMAIL_TAKEN)
+    if not user.is_active:
+        return SignIn(None, INACTIVE)
+    if not (user.is_superuser or (user.is_staff and user.groups.exists())):
+        return SignIn(None, NO_ROLE)
+    return SignIn(user)
+
+
+def _find_or_make_user(provider: Provider, claims: dict, granted: set[Group] | None):
+    """The linked user, made on the first sign-in (None if their email is taken), with the
+    roles brought up to date."""
     with transaction.atomic():
         identity = (
             LinkedIdentity.objects.select_for_update()
@@ -49,7 +66,7 @@ def sign_in(provider: Provider, claims: dict) -> SignIn:
         )
         if identity is None:
             if _email_taken(claims.get("email")):
-                return SignIn(None, EMAIL_TAKEN)
+                return None
             user = _create_user(provider, claims, has_role=bool(granted))
             identity = LinkedIdentity.objects.create(
                 user=user, provider=provider.key, issuer=provider.issuer, subject=claims["sub"]
@@ -60,11 +77,7 @@ def sign_in(provider: Provider, claims: dict) -> SignIn:
         else:
             apply_roles(user, granted)
         LinkedIdentity.objects.filter(pk=identity.pk).update(last_sign_in=timezone.now())
-    if not user.is_active:
-        return SignIn(None, INACTIVE)
-    if not (user.is_superuser or (user.is_staff and user.groups.exists())):
-        return SignIn(None, NO_ROLE)
-    return SignIn(user)
+    return user
 
 
 def mapped_roles(provider: Provider, claims: dict) -> set[Group] | None:

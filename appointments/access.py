@@ -71,8 +71,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         "patrons": ["view_patron", "add_patron", "change_patron", "delete_patron"],
     },
 }
-# Managers hold every permission of these apps, including the access log.
-MANAGER_APPS = ["appointments", "patrons"]
+# Managers hold every permission of these apps, including the access log and (sso) the mapping
+# of the sign-in provider's groups to these roles.
+MANAGER_APPS = ["appointments", "patrons", "sso"]
 
 # Fields that hold what a patron told us in confidence. Only those who may see them may filter,
 # search or sort on them: a filter that answers "3 rows" tells as much as the text itself.

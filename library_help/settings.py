@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from library_help.sso.config import providers_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -34,6 +36,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "patrons",
     "appointments",
+    "library_help.sso",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +157,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "lockout.html"
 AXES_ENABLE_ADMIN = True
+
+# --- Staff single sign-on (docs/single-sign-on.md) ---------------------------------------------
+# Off unless a provider is configured: SSO_ENTRA_*, SSO_GOOGLE_*, SSO_OKTA_* or SSO_PROVIDERS.
+# Local accounts and their passwords keep working beside it.
+# Every provider must be on https (manage.py check says so).
+SSO_PROVIDERS = providers_from_env(env)
 
 # Public forms are limited per client address (see "Behind a reverse proxy" below).
 RATELIMIT_VIEW = "appointments.views.rate_limited"
@@ -329,6 +338,8 @@ LOGGING = {
         "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
         # The message worker's own errors reach staff too.
         "appointments": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
+        # So does a sign-in provider that stopped working (an expired client secret).
+        "library_help.sso": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
         # django-axes logs every sign-in at INFO; failures still show as warnings.
         "axes": {"level": "WARNING"},
     },

@@ -22,5 +22,6 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("sso/", include("library_help.sso.urls")),
     path("", include("appointments.urls")),
 ]

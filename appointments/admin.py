@@ -38,6 +38,7 @@ from .models import (
     Availability,
     Block,
     Branch,
+    CancelledBy,
     Closure,
     Feedback,
     Message,
@@ -268,6 +269,7 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
             reason=reason,
             staff_reason=self.staff_reason(obj),
             offer_times=decision == closures.CANCEL_AND_OFFER,
+            cancelled_by=CancelledBy.CLOSURE if isinstance(obj, Closure) else "",
         )
         if cancelled:
             LogEntry.objects.log_actions(

@@ -27,6 +27,7 @@ from .models import (
     Availability,
     Block,
     Branch,
+    CancelledBy,
     Channel,
     Closure,
     StaffProfile,
@@ -492,6 +493,8 @@ def _book(
     )
     if not free:
         raise BookingError(SLOT_TAKEN, "taken")
+    # For the reports' new and returning patrons, which must not need the patron later.
+    booked_before = person_sessions(patron).exclude(status=Status.CANCELLED).exists()
     appointment = Appointment(
         patron=patron,
         staff=free[0],
@@ -508,6 +511,8 @@ def _book(
         booked_by=booked_by,
         limit_override_reason=reason,
         limit_lifted_by=booked_by if reason else None,
+        first_booking=not booked_before,
+        contact_method=patron.preferred_contact,
     )
     try:
         appointment.save()
@@ -531,12 +536,14 @@ def cancel_appointment(
     reason: str = "",
     staff_reason: str = "",
     other_times: list[str] | None = None,
+    cancelled_by: str = "",
 ) -> bool:
     """Cancel a confirmed session and tell those who should know. `by` is the staff member
     who recorded it, if any (a patron who rang the desk: by_staff=False, by=the desk).
     `tell_patron=False` only when the patron is being forgotten. `reason` (in words for the
     patron), `staff_reason` (for the staff member, when other words fit them) and
-    `other_times` (open times offered instead) go into the messages.
+    `other_times` (open times offered instead) go into the messages. `cancelled_by` says who
+    called it off, for the reports (by default the library when `by_staff`, else the patron).
 
     Returns False when it was no longer confirmed (then nothing changes and nobody is told).
     """
@@ -548,6 +555,7 @@ def cancel_appointment(
         cancelled_at=now,
         updated_at=now,
         sequence=F("sequence") + 1,
+        cancelled_by=cancelled_by or (CancelledBy.LIBRARY if by_staff else CancelledBy.PATRON),
         **marked,
     )
     if updated:

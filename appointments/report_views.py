@@ -204,6 +204,8 @@ def report_csv(request: HttpRequest, table: str) -> HttpResponse:
     return response
 
 
+@login_required
 def old_statistics(request: HttpRequest) -> HttpResponse:
-    """The old statistics page became the reports."""
-    return redirect("appointments:reports", permanent=True)
+    """The old statistics page became the reports (for those who could see it)."""
+    _manager(request)
+    return redirect("appointments:reports")

@@ -113,19 +113,19 @@ class ReportScope:
         )
         return walk_ins.filter(**self._where(staff="recorded_by__staff_profile"))
 
-    def _where(self, *, staff: str) -> dict:
+    def _where(self, *, staff: str | None) -> dict:
         where = {}
         if self.branch is not None:
             where["branch"] = self.branch
         if self.topic is not None:
             where["topic"] = self.topic
-        if self.staff is not None:
+        if self.staff is not None and staff is not None:
             where[staff] = self.staff
         return where
 
     def waitlist_filters(self) -> dict:
         """The waiting list has no staff member: only branch and topic narrow it."""
-        return self._where(staff="-")
+        return self._where(staff=None)
 
 
 # --- SQL helpers ---------------------------------------------------------------------------

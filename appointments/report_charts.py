@@ -145,9 +145,7 @@ def topic_bars(topics: list[dict]) -> SafeString:
             "n": topics[0]["people_helped"],
         }
     height = max(len(topics), 1) * row + 8
-    return _frame(
-        slug, width, height, _("People helped by topic"), desc, "".join(map(str, pieces))
-    )
+    return _frame(slug, width, height, _("People helped by topic"), desc, "".join(map(str, pieces)))
 
 
 def weekday_grid(grid: dict) -> SafeString:

@@ -20,7 +20,7 @@ from .models import Weekday
 
 def _frame(slug: str, width: int, height: int, title: str, desc: str, body: str) -> SafeString:
     return format_html(
-        '<svg class="report-chart" viewBox="0 0 {w} {h}" role="img" '
+        '<svg class="report-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
         'aria-labelledby="{s}-title {s}-desc" xmlns="http://www.w3.org/2000/svg">'
         '<title id="{s}-title">{title}</title><desc id="{s}-desc">{desc}</desc>{body}</svg>',
         w=width,
@@ -36,9 +36,9 @@ def month_trend(months: list[dict]) -> SafeString:
     """Two bars a month: sessions booked (hatched) and attended (solid), numbers on top."""
     slug = "chart-months"
     count = max(len(months), 1)
-    slot = 96
+    slot = 88
     left, top, bottom = 16, 44, 40
-    width = left * 2 + slot * count
+    width = max(left * 2 + slot * count, 320)
     plot = 180
     most = max([m["booked"] for m in months] + [1])
     pieces = [
@@ -59,28 +59,28 @@ def month_trend(months: list[dict]) -> SafeString:
             tx=left + 22,
             s=slug,
             booked=_("Sessions booked"),
-            x2=left + 190,
-            tx2=left + 212,
+            x2=left + 150,
+            tx2=left + 172,
             attended=_("Attended"),
         ),
     ]
     base = top + plot
     for i, month in enumerate(months):
-        x = left + i * slot + 8
+        x = left + i * slot + 12
         for offset, value, fill in (
             (0, month["booked"], f'fill="url(#{slug}-hatch)" class="bar-edge"'),
-            (40, month["attended"], 'class="bar-solid"'),
+            (32, month["attended"], 'class="bar-solid"'),
         ):
             height = round(plot * value / most)
             pieces.append(
                 format_html(
-                    '<rect x="{x}" y="{y}" width="36" height="{h}" {fill}/>'
-                    '<text x="{cx}" y="{ty}" text-anchor="middle" class="chart-text">{v}</text>',
+                    '<rect x="{x}" y="{y}" width="30" height="{h}" {fill}/>'
+                    '<text x="{cx}" y="{ty}" text-anchor="middle" class="chart-value">{v}</text>',
                     x=x + offset,
                     y=base - height,
                     h=height,
                     fill=mark_safe(fill),  # noqa: S308 - a constant above
-                    cx=x + offset + 18,
+                    cx=x + offset + 15,
                     ty=base - height - 4,
                     v=value,
                 )
@@ -88,7 +88,7 @@ def month_trend(months: list[dict]) -> SafeString:
         pieces.append(
             format_html(
                 '<text x="{cx}" y="{y}" text-anchor="middle" class="chart-text">{label}</text>',
-                cx=x + 38,
+                cx=x + 31,
                 y=base + 22,
                 label=date_format(month["month"], "M Y"),
             )

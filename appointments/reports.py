@@ -7,8 +7,10 @@ follow-up answers without their comments; and waiting-list counts (`WaitlistTall
 counts of entries the purge deletes). None of it says who a patron was, so a report is the same
 before and after a purge.
 
-The figures are plain functions over querysets, grouped and counted in the database: the number
-of queries is fixed, whatever the size of the library.
+The figures are counted in the database, in a fixed number of queries whatever the size of the
+library: the sessions in the range are read once and grouped every way the page needs at once
+(PostgreSQL's GROUPING SETS), the walk-ins likewise; the rest is plain functions over those
+groups.
 """
 
 from __future__ import annotations
@@ -17,14 +19,13 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import (
-    Aggregate,
     Count,
     DateField,
     F,
     FloatField,
     Func,
-    IntegerField,
     Q,
     QuerySet,
     Sum,
@@ -41,7 +42,6 @@ from .models import (
     Branch,
     CancelledBy,
     Channel,
-    Feedback,
     SkillLevel,
     StaffProfile,
     Status,
@@ -99,19 +99,25 @@ class ReportScope:
             datetime.combine(self.end + timedelta(days=2), time.min, tzinfo=tz),
         )
 
-    def sessions(self) -> QuerySet:
+    def sessions(self, *, near: bool = False) -> QuerySet:
+        """The sessions that began in the range; with `near`, also those a day either side
+        (for a query that tests each one's local date itself, working it out once)."""
         low, high = self._near()
-        sessions = Appointment.objects.annotate(day=_local_date("starts_at")).filter(
-            starts_at__gte=low, starts_at__lt=high, day__range=(self.start, self.end)
-        )
-        return sessions.filter(**self._where(staff="staff"))
+        sessions = Appointment.objects.filter(starts_at__gte=low, starts_at__lt=high)
+        if not near:
+            sessions = sessions.annotate(day=_local_date("starts_at")).filter(
+                day__range=(self.start, self.end)
+            )
+        return sessions.filter(**self._where(staff="staff")).order_by()
 
-    def walk_ins(self) -> QuerySet:
+    def walk_ins(self, *, near: bool = False) -> QuerySet:
         low, high = self._near()
-        walk_ins = WalkIn.objects.annotate(day=_local_date("at")).filter(
-            at__gte=low, at__lt=high, day__range=(self.start, self.end)
-        )
-        return walk_ins.filter(**self._where(staff="recorded_by__staff_profile"))
+        walk_ins = WalkIn.objects.filter(at__gte=low, at__lt=high)
+        if not near:
+            walk_ins = walk_ins.annotate(day=_local_date("at")).filter(
+                day__range=(self.start, self.end)
+            )
+        return walk_ins.filter(**self._where(staff="recorded_by__staff_profile")).order_by()
 
     def _where(self, *, staff: str | None) -> dict:
         where = {}
@@ -146,67 +152,156 @@ def _local_date(field_name: str) -> Func:
     return Func(_local(field_name), template="(%(expressions)s)::date", output_field=DateField())
 
 
-def _local_month(field_name: str) -> Func:
+def _difference(later: str, earlier: str, unit_seconds: int) -> Func:
     return Func(
-        _local(field_name),
-        template="DATE_TRUNC('month', %(expressions)s)::date",
-        output_field=DateField(),
+        F(later),
+        F(earlier),
+        template=f"DATE_PART('epoch', %(expressions)s) / {unit_seconds}",
+        arg_joiner=" - ",
+        output_field=FloatField(),
     )
 
 
-def _local_part(field_name: str, part: str) -> Func:
-    return Func(
-        _local(field_name),
-        template=f"EXTRACT({part} FROM %(expressions)s)::int",
-        output_field=IntegerField(),
+# Each grouping of a table (by topic, by branch, by month...) is one of PostgreSQL's GROUPING
+# SETS over the same rows: one pass over a year of sessions instead of one per table. Django
+# has no GROUPING SETS, so the rows are the ORM's query (scope and filters) and only the
+# grouping around it is written here.
+_TIME_KEYS = """
+    DATE_TRUNC('month', local_start)::date AS month,
+    DATE_PART('isodow', local_start)::int - 1 AS weekday,
+    DATE_PART('hour', local_start)::int AS hour
+"""
+_S = {name: f"'{value}'" for name, value in Status.__members__.items()}
+_C = {name: f"'{value}'" for name, value in CancelledBy.__members__.items()}
+_SESSION_FIGURES = f"""
+    COUNT(*) AS booked,
+    COUNT(*) FILTER (WHERE status = {_S["ATTENDED"]}) AS attended,
+    COUNT(*) FILTER (WHERE status = {_S["NO_SHOW"]}) AS no_shows,
+    COUNT(*) FILTER (WHERE status = {_S["CANCELLED"]}) AS cancelled,
+    COUNT(*) FILTER (WHERE status = {_S["CONFIRMED"]}) AS not_marked,
+    COUNT(*) FILTER (WHERE status <> {_S["CANCELLED"]}) AS kept,
+    COUNT(*) FILTER (WHERE cancelled_by = {_C["PATRON"]}) AS by_patron,
+    COUNT(*) FILTER (WHERE cancelled_by = {_C["LIBRARY"]}) AS by_library,
+    COUNT(*) FILTER (WHERE cancelled_by = {_C["CLOSURE"]}) AS by_closure,
+    COALESCE(SUM(party_size) FILTER (WHERE status = {_S["ATTENDED"]}), 0)::int AS party,
+    COALESCE(SUM(session_minutes) FILTER (WHERE status = {_S["ATTENDED"]}), 0) AS minutes,
+    COUNT(*) FILTER (WHERE status <> {_S["CANCELLED"]} AND first_booking) AS new,
+    COUNT(*) FILTER (WHERE status <> {_S["CANCELLED"]} AND NOT first_booking) AS returning,
+    {", ".join(f"COUNT(*) FILTER (WHERE helpful = {n}) AS helpful_{n}" for n in range(1, 6))}
+"""
+_WALK_IN_FIGURES = "COUNT(*) AS walk_ins, COALESCE(SUM(minutes), 0)::int AS walk_in_minutes"
+_SESSION_SETS = {
+    "total": (),
+    "topic": ("topic_id",),
+    "branch": ("branch_id",),
+    "staff": ("staff_id",),
+    "skill": ("skill_level",),
+    "channel": ("channel",),
+    "contact": ("contact_method",),
+    "month": ("month",),
+    "grid": ("weekday", "hour"),
+}
+_WALK_IN_SETS = {
+    name: keys for name, keys in _SESSION_SETS.items() if name not in ("channel", "contact")
+}
+_EMPTY_SESSIONS = {
+    "booked": 0,
+    "attended": 0,
+    "no_shows": 0,
+    "cancelled": 0,
+    "not_marked": 0,
+    "kept": 0,
+    "by_patron": 0,
+    "by_library": 0,
+    "by_closure": 0,
+    "party": 0,
+    "minutes": 0.0,
+    "new": 0,
+    "returning": 0,
+    **{f"helpful_{n}": 0 for n in range(1, 6)},
+}
+_EMPTY_WALK_INS = {"walk_ins": 0, "walk_in_minutes": 0}
+
+
+# The lead time's quartiles for the whole range only: an ordered-set aggregate in every
+# grouping set would sort the rows once per set.
+_LEAD_TIMES = f"""(
+    SELECT PERCENTILE_CONT(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY lead_days)
+    FROM rows WHERE status <> {_S["CANCELLED"]}
+) AS lead_times"""
+
+
+def _grouped(
+    scope: ReportScope,
+    rows: QuerySet,
+    sets: dict[str, tuple[str, ...]],
+    figures: str,
+    extra: str = "",
+) -> dict[str, dict]:
+    """Run `figures` (SQL aggregates) over `rows` that began in the range on their branch's
+    clock (`local_start`), once per grouping set, in one query; `extra` is a column worked out
+    once over all of them. Returns {set name: {key: figures}}, the key a value, a tuple of
+    values, or None (the total)."""
+    keys = list(dict.fromkeys(key for columns in sets.values() for key in columns))
+    sql, params = rows.query.sql_with_params()
+    by_bits = {}
+    for name, columns in sets.items():
+        # GROUPING() sets a bit for each key left out of the row's grouping, leftmost highest.
+        bits = sum(1 << (len(keys) - 1 - i) for i, key in enumerate(keys) if key not in columns)
+        by_bits[bits] = name
+    grouping_sets = ", ".join("(" + ", ".join(columns) + ")" for columns in sets.values())
+    query = (
+        f"WITH rows AS MATERIALIZED (SELECT *, {_TIME_KEYS} FROM ({sql}) AS chosen "
+        "WHERE local_start::date BETWEEN %s AND %s) "
+        f"SELECT GROUPING({', '.join(keys)}) AS grouping_bits, {', '.join(keys)}, {figures} "
+        f"{', ' + extra if extra else ''} FROM rows GROUP BY GROUPING SETS ({grouping_sets})"
     )
+    found: dict[str, dict] = {name: {} for name in sets}
+    with connection.cursor() as cursor:
+        cursor.execute(query, (*params, scope.start, scope.end))
+        names = [column.name for column in cursor.description]
+        for record in cursor.fetchall():
+            row = dict(zip(names, record, strict=True))
+            name = by_bits[row.pop("grouping_bits")]
+            values = tuple(row.pop(key) for key in keys if key in sets[name])
+            for key in keys:
+                row.pop(key, None)
+            found[name][values[0] if len(values) == 1 else (values or None)] = row
+    return found
 
 
-class Percentile(Aggregate):
-    """PostgreSQL's percentile_cont: the median at 0.5, the quartiles at 0.25 and 0.75."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, fraction: float, **extra):
-        super().__init__(expression, fraction=float(fraction), **extra)
-
-
-_SESSION_MINUTES = Func(
-    F("ends_at"),
-    F("starts_at"),
-    template="EXTRACT(EPOCH FROM (%(expressions)s)) / 60",
-    arg_joiner=" - ",
-    output_field=FloatField(),
-)
-_LEAD_DAYS = Func(
-    F("starts_at"),
-    F("created_at"),
-    template="EXTRACT(EPOCH FROM (%(expressions)s)) / 86400",
-    arg_joiner=" - ",
-    output_field=FloatField(),
-)
-
-_ATTENDED = Q(status=Status.ATTENDED)
-_CANCELLED = Q(status=Status.CANCELLED)
-_KEPT = ~_CANCELLED
+def session_groups(scope: ReportScope) -> dict[str, dict]:
+    rows = scope.sessions(near=True).annotate(
+        local_start=_local("starts_at"),
+        session_minutes=_difference("ends_at", "starts_at", 60),
+        lead_days=_difference("starts_at", "created_at", 86400),
+        helpful=F("feedback__helpful"),
+    )
+    rows = rows.values(
+        "topic_id",
+        "branch_id",
+        "staff_id",
+        "skill_level",
+        "channel",
+        "contact_method",
+        "status",
+        "cancelled_by",
+        "first_booking",
+        "party_size",
+        "local_start",
+        "session_minutes",
+        "lead_days",
+        "helpful",
+    )
+    return _grouped(scope, rows, _SESSION_SETS, _SESSION_FIGURES, _LEAD_TIMES)
 
 
-def _session_figures() -> dict:
-    """What each table counts of sessions, in one pass over them."""
-    return {
-        "booked": Count("pk"),
-        "attended": Count("pk", filter=_ATTENDED),
-        "no_shows": Count("pk", filter=Q(status=Status.NO_SHOW)),
-        "cancelled": Count("pk", filter=_CANCELLED),
-        "party": Sum("party_size", filter=_ATTENDED, default=0),
-        "minutes": Sum(_SESSION_MINUTES, filter=_ATTENDED, default=0.0),
-    }
-
-
-def _walk_in_figures() -> dict:
-    return {"walk_ins": Count("pk"), "walk_in_minutes": Sum("minutes", default=0)}
+def walk_in_groups(scope: ReportScope) -> dict[str, dict]:
+    rows = scope.walk_ins(near=True).annotate(
+        local_start=_local("at"), staff_id=F("recorded_by__staff_profile")
+    )
+    rows = rows.values("topic_id", "branch_id", "staff_id", "skill_level", "minutes", "local_start")
+    return _grouped(scope, rows, _WALK_IN_SETS, _WALK_IN_FIGURES)
 
 
 # --- The figures ---------------------------------------------------------------------------
@@ -219,52 +314,35 @@ def no_show_rate(attended: int, no_shows: int) -> float | None:
 
 
 def hours(minutes: float) -> float:
-    return round((minutes or 0) / 60, 1)
+    return round(float(minutes or 0) / 60, 1)
 
 
-def summary(scope: ReportScope) -> dict:
-    """The headline figures: two queries (sessions, walk-ins)."""
-    totals = scope.sessions().aggregate(
-        **_session_figures(),
-        not_marked=Count("pk", filter=Q(status=Status.CONFIRMED)),
-        by_patron=Count("pk", filter=_CANCELLED & Q(cancelled_by=CancelledBy.PATRON)),
-        by_library=Count("pk", filter=_CANCELLED & Q(cancelled_by=CancelledBy.LIBRARY)),
-        by_closure=Count("pk", filter=_CANCELLED & Q(cancelled_by=CancelledBy.CLOSURE)),
-        new=Count("pk", filter=_KEPT & Q(first_booking=True)),
-        returning=Count("pk", filter=_KEPT & Q(first_booking=False)),
-        lead_low=Percentile(_LEAD_DAYS, 0.25, filter=_KEPT),
-        lead_median=Percentile(_LEAD_DAYS, 0.5, filter=_KEPT),
-        lead_high=Percentile(_LEAD_DAYS, 0.75, filter=_KEPT),
-    )
-    totals.update(scope.walk_ins().aggregate(**_walk_in_figures()))
+def _combined(sessions: dict | None, walk_ins: dict | None) -> dict:
+    """One row of a table: a group's sessions and walk-ins, with what follows from them."""
+    row = {**_EMPTY_SESSIONS, **(sessions or {}), **_EMPTY_WALK_INS, **(walk_ins or {})}
+    row["minutes"] = float(row["minutes"])
+    row["no_show_rate"] = no_show_rate(row["attended"], row["no_shows"])
+    row["people_helped"] = row["party"] + row["walk_ins"]
+    row["hours"] = hours(row["minutes"] + row["walk_in_minutes"])
+    return row
+
+
+def summary(sessions: dict, walk_ins: dict) -> dict:
+    """The headline figures, from the totals of both."""
+    totals = _combined(sessions["total"].get(None), walk_ins["total"].get(None))
     totals["cancelled_unrecorded"] = totals["cancelled"] - (
         totals["by_patron"] + totals["by_library"] + totals["by_closure"]
     )
-    totals["no_show_rate"] = no_show_rate(totals["attended"], totals["no_shows"])
-    totals["people_helped"] = totals["party"] + totals["walk_ins"]
-    totals["hours"] = hours(totals["minutes"] + totals["walk_in_minutes"])
-    for key in ("lead_low", "lead_median", "lead_high"):
-        if totals[key] is not None:
-            totals[key] = round(totals[key], 1)
+    quartiles = (sessions["total"].get(None) or {}).get("lead_times") or [None] * 3
+    for key, value in zip(("lead_low", "lead_median", "lead_high"), quartiles, strict=True):
+        totals[key] = None if value is None else round(value, 1)
     return totals
 
 
-def _breakdown(scope: ReportScope, key: str, walk_in_key: str | None) -> dict:
-    """Sessions (and walk-ins, where they have the same key) grouped by one key: {value: row}."""
-    rows: dict = {}
-    for row in scope.sessions().values(key).annotate(**_session_figures()).order_by():
-        rows[row.pop(key)] = {**row, "walk_ins": 0, "walk_in_minutes": 0}
-    if walk_in_key is not None:
-        for row in scope.walk_ins().values(walk_in_key).annotate(**_walk_in_figures()).order_by():
-            value = row.pop(walk_in_key)
-            rows.setdefault(value, dict.fromkeys(_session_figures(), 0)).update(row)
-    for row in rows.values():
-        row.setdefault("walk_ins", 0)
-        row.setdefault("walk_in_minutes", 0)
-        row["no_show_rate"] = no_show_rate(row["attended"], row["no_shows"])
-        row["people_helped"] = row["party"] + row["walk_ins"]
-        row["hours"] = hours(row["minutes"] + row["walk_in_minutes"])
-    return rows
+def breakdown(sessions: dict, walk_ins: dict, name: str) -> dict:
+    """{value: row} for one grouping, walk-ins included where they have that grouping."""
+    ours, theirs = sessions[name], walk_ins.get(name, {})
+    return {key: _combined(ours.get(key), theirs.get(key)) for key in {*ours, *theirs}}
 
 
 def _label(choices, value) -> str:
@@ -338,60 +416,24 @@ def months_between(start: date, end: date) -> list[date]:
     return months
 
 
-def month_trend(scope: ReportScope) -> list[dict]:
+def month_trend(scope: ReportScope, sessions: dict, walk_ins: dict) -> list[dict]:
     """Sessions and people helped per month of the range, empty months included."""
-    by_month = {
-        row.pop("month"): row
-        for row in scope.sessions()
-        .annotate(month=_local_month("starts_at"))
-        .values("month")
-        .annotate(**_session_figures())
-        .order_by()
-    }
-    walk_ins = {
-        row.pop("month"): row
-        for row in scope.walk_ins()
-        .annotate(month=_local_month("at"))
-        .values("month")
-        .annotate(**_walk_in_figures())
-        .order_by()
-    }
-    trend = []
-    for month in months_between(scope.start, scope.end):
-        row = by_month.get(month, dict.fromkeys(_session_figures(), 0))
-        extra = walk_ins.get(month, {"walk_ins": 0, "walk_in_minutes": 0})
-        trend.append(
-            {
-                "month": month,
-                **row,
-                **extra,
-                "no_show_rate": no_show_rate(row["attended"], row["no_shows"]),
-                "people_helped": row["party"] + extra["walk_ins"],
-                "hours": hours(row["minutes"] + extra["walk_in_minutes"]),
-            }
-        )
-    return trend
+    by_month = breakdown(sessions, walk_ins, "month")
+    return [
+        {"month": month, **by_month.get(month, _combined(None, None))}
+        for month in months_between(scope.start, scope.end)
+    ]
 
 
-def busiest_times(scope: ReportScope) -> dict:
+def busiest_times(sessions: dict, walk_ins: dict) -> dict:
     """Sessions held or still booked (not cancelled) and walk-ins, by weekday and hour on the
     branch's clock: {"hours": [...], "cells": {(weekday, hour): count}, ...} with weekday 0 for
     Monday."""
-    cells: dict[tuple[int, int], int] = {}
-    queries = [
-        scope.sessions()
-        .filter(_KEPT)
-        .annotate(
-            weekday=_local_part("starts_at", "ISODOW"), hour=_local_part("starts_at", "HOUR")
-        ),
-        scope.walk_ins().annotate(
-            weekday=_local_part("at", "ISODOW"), hour=_local_part("at", "HOUR")
-        ),
-    ]
-    for rows in queries:
-        for row in rows.values("weekday", "hour").annotate(n=Count("pk")).order_by():
-            key = (row["weekday"] - 1, row["hour"])
-            cells[key] = cells.get(key, 0) + row["n"]
+    cells = {
+        key: row["kept"] + row["walk_ins"]
+        for key, row in breakdown(sessions, walk_ins, "grid").items()
+        if row["kept"] + row["walk_ins"]
+    }
     used = [hour for _, hour in cells]
     hours_shown = list(range(min([9, *used]), max([17, *used]) + 1))
     return {
@@ -457,17 +499,9 @@ FOLLOW_UP_LABELS = {
 }
 
 
-def follow_up_answers(scope: ReportScope) -> dict[int, int]:
+def follow_up_answers(totals: dict) -> dict[int, int]:
     """How many follow-up answers said each number, for sessions in the range."""
-    sessions = scope.sessions().values("pk")
-    counts = (
-        Feedback.objects.filter(appointment__in=sessions)
-        .values("helpful")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    found = {row["helpful"]: row["n"] for row in counts}
-    return {score: found.get(score, 0) for score in FOLLOW_UP_LABELS}
+    return {score: totals[f"helpful_{score}"] for score in FOLLOW_UP_LABELS}
 
 
 # --- The whole report ----------------------------------------------------------------------
@@ -487,8 +521,9 @@ def build_report(
     staff_names = {s.pk: s.public_name for s in staff}
     unknown = str(_("Not recorded"))
     desk = str(_("Desk (no staff profile)"))
-    totals = summary(scope)
-    by_topic = _breakdown(scope, "topic_id", "topic_id")
+    sessions, walk_ins = session_groups(scope), walk_in_groups(scope)
+    totals = summary(sessions, walk_ins)
+    by_topic = breakdown(sessions, walk_ins, "topic")
     tables: dict[str, Table] = {}
 
     overview = Table("summary", str(_("Summary")), [str(_("Figure")), str(_("Number"))])
@@ -528,44 +563,44 @@ def build_report(
         "branches",
         _("By branch"),
         _("Branch"),
-        _breakdown(scope, "branch_id", "branch_id"),
+        breakdown(sessions, walk_ins, "branch"),
         lambda pk: branch_names.get(pk, unknown),
     )
     tables["staff"] = _breakdown_table(
         "staff",
         _("By staff member"),
         _("Staff member"),
-        _breakdown(scope, "staff_id", "recorded_by__staff_profile"),
+        breakdown(sessions, walk_ins, "staff"),
         lambda pk: staff_names.get(pk, desk if pk is None else unknown),
     )
     tables["skill-levels"] = _breakdown_table(
         "skill-levels",
         _("By skill level"),
         _("Skill level"),
-        _breakdown(scope, "skill_level", "skill_level"),
+        breakdown(sessions, walk_ins, "skill"),
         lambda value: _label(SkillLevel, value),
     )
     tables["how-booked"] = _breakdown_table(
         "how-booked",
         _("By how it was booked"),
         _("Booked"),
-        _breakdown(scope, "channel", None),
+        breakdown(sessions, walk_ins, "channel"),
         lambda value: _label(Channel, value),
     )
     tables["contact"] = _breakdown_table(
         "contact",
         _("By how the patron hears from us"),
         _("Messages by"),
-        _breakdown(scope, "contact_method", None),
+        breakdown(sessions, walk_ins, "contact"),
         lambda value: _label(ContactMethod, value),
     )
 
-    months = month_trend(scope)
+    months = month_trend(scope, sessions, walk_ins)
     trend = Table("months", str(_("By month")), [str(_("Month")), *map(str, BREAKDOWN_COLUMNS)])
     trend.rows = [_breakdown_row(_month_label(row["month"]), row) for row in months]
     tables["months"] = trend
 
-    grid = busiest_times(scope)
+    grid = busiest_times(sessions, walk_ins)
     weekdays = Table(
         "weekday-hours",
         str(_("Busiest weekdays and hours")),
@@ -597,7 +632,7 @@ def build_report(
         waiting.note = str(_("The waiting list is not kept per staff member: this is every entry."))
     tables["waiting-list"] = waiting
 
-    answers = follow_up_answers(scope)
+    answers = follow_up_answers(totals)
     follow_up = Table(
         "follow-up",
         str(_("Follow-up: did the session help?")),

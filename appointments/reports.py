@@ -18,6 +18,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import (
@@ -191,7 +192,6 @@ _SESSION_FIGURES = f"""
 """
 _WALK_IN_FIGURES = "COUNT(*) AS walk_ins, COALESCE(SUM(minutes), 0)::int AS walk_in_minutes"
 _SESSION_SETS = {
-    "total": (),
     "topic": ("topic_id",),
     "branch": ("branch_id",),
     "staff": ("staff_id",),
@@ -240,8 +240,8 @@ def _grouped(
 ) -> dict[str, dict]:
     """Run `figures` (SQL aggregates) over `rows` that began in the range on their branch's
     clock (`local_start`), once per grouping set, in one query; `extra` is a column worked out
-    once over all of them. Returns {set name: {key: figures}}, the key a value, a tuple of
-    values, or None (the total)."""
+    once over all of them. Returns {set name: {key: figures}}, the key a value or a tuple of
+    values, and {"total": {None: figures}}."""
     keys = list(dict.fromkeys(key for columns in sets.values() for key in columns))
     sql, params = rows.query.sql_with_params()
     by_bits = {}
@@ -266,7 +266,15 @@ def _grouped(
             values = tuple(row.pop(key) for key in keys if key in sets[name])
             for key in keys:
                 row.pop(key, None)
-            found[name][values[0] if len(values) == 1 else (values or None)] = row
+            found[name][values[0] if len(values) == 1 else values] = row
+    # The total adds up any one grouping (every row has a topic). Asking PostgreSQL for it
+    # as an empty grouping set would make it sort the rows instead of hashing them.
+    total: dict = {}
+    for row in found[next(iter(sets))].values():
+        for key, value in row.items():
+            adds_up = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+            total[key] = total.get(key, 0) + value if adds_up else value
+    found["total"] = {None: total} if total else {}
     return found
 
 

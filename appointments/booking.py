@@ -309,6 +309,7 @@ def _person_counts(
             & Q(starts_at__gte=week_start, starts_at__lt=week_start + timedelta(days=7)),
         ),
         overlapping=Count("pk", filter=active & Q(starts_at__lt=ends_at, ends_at__gt=starts_at)),
+        kept=Count("pk", filter=active),
         missed=Count("pk", filter=missed),
         last_missed=Max("starts_at", filter=missed),
     )
@@ -408,13 +409,14 @@ def check_person_rules(
     by_staff: bool,
     override_reason: str = "",
     moving: Appointment | None = None,
-) -> str:
+) -> tuple[str, bool]:
     """May this person have a session at this time? Raise BookingError if not.
 
     The rules about the person, whichever way the session is made or moved: no two sessions of
     one person at once, the upcoming, daily and weekly limits, and (for new online bookings) the
     pause after missed sessions. Staff may go past a limit by saying why; the reason to keep is
-    returned ("" when no limit was lifted). Call it with the person locked.
+    returned ("" when no limit was lifted), with whether the person has any other session not
+    cancelled (for the reports' first bookings). Call it with the person locked.
     """
     counts = _person_counts(
         patron, branch=branch, starts_at=starts_at, ends_at=ends_at, ignoring=moving
@@ -431,7 +433,7 @@ def check_person_rules(
         )
     if counts["overlapping"]:
         raise BookingError(PATRON_OVERLAP, "patron_overlap")
-    return override_reason.strip() if reached else ""
+    return (override_reason.strip() if reached else ""), counts["kept"] > 0
 
 
 def book_appointment(**booking) -> Appointment:
@@ -480,7 +482,7 @@ def _book(
         locks.lock_person(patron)
     else:
         patron = lock_patron(patron)
-    reason = check_person_rules(
+    reason, booked_before = check_person_rules(
         patron,
         branch=branch,
         starts_at=starts_at,
@@ -493,8 +495,6 @@ def _book(
     )
     if not free:
         raise BookingError(SLOT_TAKEN, "taken")
-    # For the reports' new and returning patrons, which must not need the patron later.
-    booked_before = person_sessions(patron).exclude(status=Status.CANCELLED).exists()
     appointment = Appointment(
         patron=patron,
         staff=free[0],
@@ -511,7 +511,7 @@ def _book(
         booked_by=booked_by,
         limit_override_reason=reason,
         limit_lifted_by=booked_by if reason else None,
-        first_booking=not booked_before,
+        first_booking=not booked_before,  # for the reports, which keep no patron
         contact_method=patron.preferred_contact,
     )
     try:
@@ -611,7 +611,7 @@ def _reschedule(
     ends_at = starts_at + timedelta(minutes=length)
     reason = ""
     if locked.patron_id is not None:
-        reason = check_person_rules(
+        reason, _ = check_person_rules(
             current.patron,
             branch=branch,
             starts_at=starts_at,

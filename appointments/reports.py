@@ -18,7 +18,6 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 
 from django.db import connection
 from django.db.models import (
@@ -164,46 +163,42 @@ def _difference(later: str, earlier: str, unit_seconds: int) -> Func:
 
 
 # Each grouping of a table (by topic, by branch, by month...) is one of PostgreSQL's GROUPING
-# SETS over the same rows: one pass over a year of sessions instead of one per table. Django
-# has no GROUPING SETS, so the rows are the ORM's query (scope and filters) and only the
-# grouping around it is written here.
+# SETS over the same rows: one pass over a year of sessions instead of one per table. Each set
+# groups by the session's status too, so that three sums (sessions, people, minutes) give every
+# figure, rather than a filtered count per figure for every row in every set. Django has no
+# GROUPING SETS: the rows are the ORM's query (scope and filters), only the grouping around it
+# is written here.
 _TIME_KEYS = """
     DATE_TRUNC('month', local_start)::date AS month,
     DATE_PART('isodow', local_start)::int - 1 AS weekday,
     DATE_PART('hour', local_start)::int AS hour
 """
-_S = {name: f"'{value}'" for name, value in Status.__members__.items()}
-_C = {name: f"'{value}'" for name, value in CancelledBy.__members__.items()}
-_SESSION_FIGURES = f"""
-    COUNT(*) AS booked,
-    COUNT(*) FILTER (WHERE status = {_S["ATTENDED"]}) AS attended,
-    COUNT(*) FILTER (WHERE status = {_S["NO_SHOW"]}) AS no_shows,
-    COUNT(*) FILTER (WHERE status = {_S["CANCELLED"]}) AS cancelled,
-    COUNT(*) FILTER (WHERE status = {_S["CONFIRMED"]}) AS not_marked,
-    COUNT(*) FILTER (WHERE status <> {_S["CANCELLED"]}) AS kept,
-    COUNT(*) FILTER (WHERE cancelled_by = {_C["PATRON"]}) AS by_patron,
-    COUNT(*) FILTER (WHERE cancelled_by = {_C["LIBRARY"]}) AS by_library,
-    COUNT(*) FILTER (WHERE cancelled_by = {_C["CLOSURE"]}) AS by_closure,
-    COALESCE(SUM(party_size) FILTER (WHERE status = {_S["ATTENDED"]}), 0)::int AS party,
-    COALESCE(SUM(session_minutes) FILTER (WHERE status = {_S["ATTENDED"]}), 0) AS minutes,
-    COUNT(*) FILTER (WHERE status <> {_S["CANCELLED"]} AND first_booking) AS new,
-    COUNT(*) FILTER (WHERE status <> {_S["CANCELLED"]} AND NOT first_booking) AS returning,
-    {", ".join(f"COUNT(*) FILTER (WHERE helpful = {n}) AS helpful_{n}" for n in range(1, 6))}
+_SESSION_FIGURES = """
+    COUNT(*) AS n, SUM(party_size)::int AS party, SUM(session_minutes) AS minutes
 """
 _WALK_IN_FIGURES = "COUNT(*) AS walk_ins, COALESCE(SUM(minutes), 0)::int AS walk_in_minutes"
-_SESSION_SETS = {
+_BY = {
     "topic": ("topic_id",),
     "branch": ("branch_id",),
     "staff": ("staff_id",),
     "skill": ("skill_level",),
-    "channel": ("channel",),
-    "contact": ("contact_method",),
     "month": ("month",),
     "grid": ("weekday", "hour"),
 }
-_WALK_IN_SETS = {
-    name: keys for name, keys in _SESSION_SETS.items() if name not in ("channel", "contact")
+_SESSION_SETS = {
+    **{name: (*keys, "status") for name, keys in _BY.items()},
+    "channel": ("channel", "status"),
+    "contact": ("contact_method", "status"),
+    "cancelled_by": ("status", "cancelled_by"),
+    "first_booking": ("status", "first_booking"),
+    "helpful": ("helpful",),
 }
+# The lead time's quartiles for the whole range only: an ordered-set aggregate in every
+# grouping set would sort the rows once per set.
+_LEAD_TIMES = f"""(
+    SELECT PERCENTILE_CONT(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY lead_days)
+    FROM rows WHERE status <> '{Status.CANCELLED.value}'
+)"""
 _EMPTY_SESSIONS = {
     "booked": 0,
     "attended": 0,
@@ -211,24 +206,16 @@ _EMPTY_SESSIONS = {
     "cancelled": 0,
     "not_marked": 0,
     "kept": 0,
-    "by_patron": 0,
-    "by_library": 0,
-    "by_closure": 0,
     "party": 0,
     "minutes": 0.0,
-    "new": 0,
-    "returning": 0,
-    **{f"helpful_{n}": 0 for n in range(1, 6)},
 }
 _EMPTY_WALK_INS = {"walk_ins": 0, "walk_in_minutes": 0}
-
-
-# The lead time's quartiles for the whole range only: an ordered-set aggregate in every
-# grouping set would sort the rows once per set.
-_LEAD_TIMES = f"""(
-    SELECT PERCENTILE_CONT(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY lead_days)
-    FROM rows WHERE status <> {_S["CANCELLED"]}
-) AS lead_times"""
+_BY_STATUS = {
+    Status.ATTENDED.value: "attended",
+    Status.NO_SHOW.value: "no_shows",
+    Status.CANCELLED.value: "cancelled",
+    Status.CONFIRMED.value: "not_marked",
+}
 
 
 def _grouped(
@@ -237,11 +224,11 @@ def _grouped(
     sets: dict[str, tuple[str, ...]],
     figures: str,
     extra: str = "",
-) -> dict[str, dict]:
+) -> tuple[dict[str, dict], list]:
     """Run `figures` (SQL aggregates) over `rows` that began in the range on their branch's
-    clock (`local_start`), once per grouping set, in one query; `extra` is a column worked out
-    once over all of them. Returns {set name: {key: figures}}, the key a value or a tuple of
-    values, and {"total": {None: figures}}."""
+    clock (`local_start`), once per grouping set, in one query. Returns {set name: {key:
+    figures}} (the key a value, or a tuple in the set's order) and the rows' `extra` column,
+    worked out once over all of them."""
     keys = list(dict.fromkeys(key for columns in sets.values() for key in columns))
     sql, params = rows.query.sql_with_params()
     by_bits = {}
@@ -254,31 +241,42 @@ def _grouped(
         f"WITH rows AS MATERIALIZED (SELECT *, {_TIME_KEYS} FROM ({sql}) AS chosen "
         "WHERE local_start::date BETWEEN %s AND %s) "
         f"SELECT GROUPING({', '.join(keys)}) AS grouping_bits, {', '.join(keys)}, {figures} "
-        f"{', ' + extra if extra else ''} FROM rows GROUP BY GROUPING SETS ({grouping_sets})"
+        f"{', ' + extra + ' AS extra' if extra else ''} "
+        f"FROM rows GROUP BY GROUPING SETS ({grouping_sets})"
     )
     found: dict[str, dict] = {name: {} for name in sets}
+    extra_value = None
     with connection.cursor() as cursor:
         cursor.execute(query, (*params, scope.start, scope.end))
         names = [column.name for column in cursor.description]
         for record in cursor.fetchall():
             row = dict(zip(names, record, strict=True))
             name = by_bits[row.pop("grouping_bits")]
-            values = tuple(row.pop(key) for key in keys if key in sets[name])
+            extra_value = row.pop("extra", None)
+            values = tuple(row[key] for key in sets[name])
             for key in keys:
                 row.pop(key, None)
             found[name][values[0] if len(values) == 1 else values] = row
-    # The total adds up any one grouping (every row has a topic). Asking PostgreSQL for it
-    # as an empty grouping set would make it sort the rows instead of hashing them.
-    total: dict = {}
-    for row in found[next(iter(sets))].values():
-        for key, value in row.items():
-            adds_up = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-            total[key] = total.get(key, 0) + value if adds_up else value
-    found["total"] = {None: total} if total else {}
-    return found
+    return found, extra_value
+
+
+def _by_status(groups: dict) -> dict:
+    """{(value, status): sums} into {value: figures}."""
+    figures: dict = {}
+    for (*value, status), sums in groups.items():
+        row = figures.setdefault(value[0] if len(value) == 1 else tuple(value), {**_EMPTY_SESSIONS})
+        row["booked"] += sums["n"]
+        row[_BY_STATUS[status]] += sums["n"]
+        if status != Status.CANCELLED:
+            row["kept"] += sums["n"]
+        if status == Status.ATTENDED:
+            row["party"] += sums["party"]
+            row["minutes"] += float(sums["minutes"])
+    return figures
 
 
 def session_groups(scope: ReportScope) -> dict[str, dict]:
+    """Sessions counted every way the page shows them, in one query."""
     rows = scope.sessions(near=True).annotate(
         local_start=_local("starts_at"),
         session_minutes=_difference("ends_at", "starts_at", 60),
@@ -301,15 +299,47 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
         "lead_days",
         "helpful",
     )
-    return _grouped(scope, rows, _SESSION_SETS, _SESSION_FIGURES, _LEAD_TIMES)
+    raw, lead_times = _grouped(scope, rows, _SESSION_SETS, _SESSION_FIGURES, _LEAD_TIMES)
+    groups = {name: _by_status(raw[name]) for name in [*_BY, "channel", "contact"]}
+    total = {**_EMPTY_SESSIONS}
+    for row in groups["topic"].values():  # every session has a topic
+        for key, value in row.items():
+            total[key] += value
+    kept, cancelled = {}, {}
+    for (status, first), sums in raw["first_booking"].items():
+        if status != Status.CANCELLED:
+            kept[first] = kept.get(first, 0) + sums["n"]
+    for (status, by), sums in raw["cancelled_by"].items():
+        if status == Status.CANCELLED:
+            cancelled[by] = sums["n"]
+    total.update(
+        {
+            "by_patron": cancelled.get(CancelledBy.PATRON.value, 0),
+            "by_library": cancelled.get(CancelledBy.LIBRARY.value, 0),
+            "by_closure": cancelled.get(CancelledBy.CLOSURE.value, 0),
+            "new": kept.get(True, 0),
+            "returning": kept.get(False, 0),
+            "lead_times": lead_times or [None] * 3,
+            **{f"helpful_{n}": raw["helpful"].get(n, {"n": 0})["n"] for n in range(1, 6)},
+        }
+    )
+    groups["total"] = {None: total} if total["booked"] else {}
+    return groups
 
 
 def walk_in_groups(scope: ReportScope) -> dict[str, dict]:
+    """Walk-ins counted every way the page shows them, in one query."""
     rows = scope.walk_ins(near=True).annotate(
         local_start=_local("at"), staff_id=F("recorded_by__staff_profile")
     )
     rows = rows.values("topic_id", "branch_id", "staff_id", "skill_level", "minutes", "local_start")
-    return _grouped(scope, rows, _WALK_IN_SETS, _WALK_IN_FIGURES)
+    groups, _ = _grouped(scope, rows, _BY, _WALK_IN_FIGURES)
+    total = {**_EMPTY_WALK_INS}
+    for row in groups["topic"].values():
+        total["walk_ins"] += row["walk_ins"]
+        total["walk_in_minutes"] += row["walk_in_minutes"]
+    groups["total"] = {None: total}
+    return groups
 
 
 # --- The figures ---------------------------------------------------------------------------
@@ -337,11 +367,20 @@ def _combined(sessions: dict | None, walk_ins: dict | None) -> dict:
 
 def summary(sessions: dict, walk_ins: dict) -> dict:
     """The headline figures, from the totals of both."""
-    totals = _combined(sessions["total"].get(None), walk_ins["total"].get(None))
+    empty = {
+        "by_patron": 0,
+        "by_library": 0,
+        "by_closure": 0,
+        "new": 0,
+        "returning": 0,
+        "lead_times": [None] * 3,
+        **{f"helpful_{n}": 0 for n in range(1, 6)},
+    }
+    totals = {**empty, **_combined(sessions["total"].get(None), walk_ins["total"].get(None))}
     totals["cancelled_unrecorded"] = totals["cancelled"] - (
         totals["by_patron"] + totals["by_library"] + totals["by_closure"]
     )
-    quartiles = (sessions["total"].get(None) or {}).get("lead_times") or [None] * 3
+    quartiles = totals.pop("lead_times")
     for key, value in zip(("lead_low", "lead_median", "lead_high"), quartiles, strict=True):
         totals[key] = None if value is None else round(value, 1)
     return totals

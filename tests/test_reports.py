@@ -495,3 +495,13 @@ def test_a_booking_keeps_what_the_reports_need(march):
 def test_the_privacy_page_says_how_new_and_returning_are_counted(client):
     page = client.get(reverse("appointments:privacy")).content.decode()
     assert re.search(r"did you already have a session booked with us\?", page)
+
+
+def test_forgetting_a_patron_keeps_the_waiting_list_counts(march):
+    from appointments.privacy import forget_patron
+
+    before = rows(report().tables["waiting-list"])
+    for entry in WaitlistEntry.objects.exclude(state=WaitlistState.OFFERED):
+        forget_patron(entry.patron)
+    assert WaitlistEntry.objects.count() == 1
+    assert rows(report().tables["waiting-list"]) == before

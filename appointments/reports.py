@@ -411,6 +411,11 @@ class Table:
     rows: list[list] = field(default_factory=list)
     note: str = ""
 
+    def labelled_rows(self) -> list[tuple[object, list[tuple[str, object]]]]:
+        """Each row as its heading and its cells, each cell with its column's name (for the
+        page's narrow-screen layout)."""
+        return [(row[0], list(zip(self.columns[1:], row[1:], strict=True))) for row in self.rows]
+
 
 BREAKDOWN_COLUMNS = [
     _("Sessions booked"),

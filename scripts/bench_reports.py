@@ -236,8 +236,19 @@ def main() -> None:
                 + year
                 + f"&branch={Branch.objects.first().pk}&topic={Topic.objects.first().pk}",
                 "CSV of the staff table": "/desk/reports/staff.csv" + year,
+                "for comparison, the bare view /healthz/live": "/healthz/live",
             }
             print(f"{args.runs} runs each, in process (Django test client, DEBUG={settings.DEBUG})")
+            # How busy the machine is: a year's sessions counted, plainly, and the load average.
+            plain = []
+            for _ in range(args.runs):
+                started = clock.perf_counter()
+                Appointment.objects.count()
+                plain.append((clock.perf_counter() - started) * 1000)
+            print(
+                f"machine: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+                f"counting {counts['sessions']} sessions takes {statistics.median(plain):.1f} ms"
+            )
             for label, url in pages.items():
                 results = measure(client, url, args.runs, args.slowest)
                 print(f"\n{label}")

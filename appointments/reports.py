@@ -189,9 +189,8 @@ _SESSION_SETS = {
     **{name: (*keys, "status") for name, keys in _BY.items()},
     "channel": ("channel", "status"),
     "contact": ("contact_method", "status"),
-    "cancelled_by": ("status", "cancelled_by"),
-    "first_booking": ("status", "first_booking"),
-    "helpful": ("helpful",),
+    # Figures of the whole range only, in one small grouping.
+    "whole": ("status", "cancelled_by", "first_booking", "helpful"),
 }
 # The lead time's quartiles for the whole range only: an ordered-set aggregate in every
 # grouping set would sort the rows once per set.
@@ -305,13 +304,13 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
     for row in groups["topic"].values():  # every session has a topic
         for key, value in row.items():
             total[key] += value
-    kept, cancelled = {}, {}
-    for (status, first), sums in raw["first_booking"].items():
-        if status != Status.CANCELLED:
-            kept[first] = kept.get(first, 0) + sums["n"]
-    for (status, by), sums in raw["cancelled_by"].items():
+    kept, cancelled, helpful = {}, {}, {}
+    for (status, by, first, answer), sums in raw["whole"].items():
         if status == Status.CANCELLED:
-            cancelled[by] = sums["n"]
+            cancelled[by] = cancelled.get(by, 0) + sums["n"]
+        else:
+            kept[first] = kept.get(first, 0) + sums["n"]
+        helpful[answer] = helpful.get(answer, 0) + sums["n"]
     total.update(
         {
             "by_patron": cancelled.get(CancelledBy.PATRON.value, 0),
@@ -320,7 +319,7 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
             "new": kept.get(True, 0),
             "returning": kept.get(False, 0),
             "lead_times": lead_times or [None] * 3,
-            **{f"helpful_{n}": raw["helpful"].get(n, {"n": 0})["n"] for n in range(1, 6)},
+            **{f"helpful_{n}": helpful.get(n, 0) for n in range(1, 6)},
         }
     )
     groups["total"] = {None: total} if total["booked"] else {}

@@ -41,6 +41,7 @@ from .models import (
     Availability,
     Block,
     Branch,
+    CancelledBy,
     Closure,
     Feedback,
     Message,
@@ -289,6 +290,7 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
             reason=reason,
             staff_reason=self.staff_reason(obj),
             offer_times=decision == closures.CANCEL_AND_OFFER,
+            cancelled_by=CancelledBy.CLOSURE if isinstance(obj, Closure) else "",
         )
         if cancelled:
             LogEntry.objects.log_actions(

@@ -30,6 +30,7 @@ from .models import (
     Availability,
     Block,
     Branch,
+    CancelledBy,
     Channel,
     Closure,
     StaffProfile,
@@ -316,6 +317,7 @@ def _person_counts(
             & Q(starts_at__gte=week_start, starts_at__lt=week_start + timedelta(days=7)),
         ),
         overlapping=Count("pk", filter=active & Q(starts_at__lt=ends_at, ends_at__gt=starts_at)),
+        kept=Count("pk", filter=active),
         missed=Count("pk", filter=missed),
         last_missed=Max("starts_at", filter=missed),
     )
@@ -416,13 +418,14 @@ def check_person_rules(
     by_staff: bool,
     override_reason: str = "",
     moving: Appointment | None = None,
-) -> str:
+) -> tuple[str, bool]:
     """May this person have a session at this time? Raise BookingError if not.
 
     The rules about the person, whichever way the session is made or moved: no two sessions of
     one person at once, the upcoming, daily and weekly limits, and (for new online bookings) the
     pause after missed sessions. Staff may go past a limit by saying why; the reason to keep is
-    returned ("" when no limit was lifted). Call it with the person locked.
+    returned ("" when no limit was lifted), with whether the person has any other session not
+    cancelled (for the reports' first bookings). Call it with the person locked.
     """
     counts = _person_counts(
         patron, branch=branch, starts_at=starts_at, ends_at=ends_at, ignoring=moving
@@ -441,7 +444,7 @@ def check_person_rules(
         )
     if counts["overlapping"]:
         raise BookingError(PATRON_OVERLAP, "patron_overlap")
-    return override_reason.strip() if reached else ""
+    return (override_reason.strip() if reached else ""), counts["kept"] > 0
 
 
 def book_appointment(**booking) -> Appointment:
@@ -500,7 +503,7 @@ def _book(
         if language is not None and patron.language != supported(language):
             patron.language = supported(language)
             Patron.objects.filter(pk=patron.pk).update(language=patron.language)
-    reason = check_person_rules(
+    reason, booked_before = check_person_rules(
         patron,
         branch=branch,
         starts_at=starts_at,
@@ -530,6 +533,8 @@ def _book(
         booked_by=booked_by,
         limit_override_reason=reason,
         limit_lifted_by=booked_by if reason else None,
+        first_booking=not booked_before,  # for the reports, which keep no patron
+        contact_method=patron.preferred_contact,
     )
     try:
         appointment.save()
@@ -553,12 +558,14 @@ def cancel_appointment(
     reason: str = "",
     staff_reason: str = "",
     other_times: list[str] | None = None,
+    cancelled_by: str = "",
 ) -> bool:
     """Cancel a confirmed session and tell those who should know. `by` is the staff member
     who recorded it, if any (a patron who rang the desk: by_staff=False, by=the desk).
     `tell_patron=False` only when the patron is being forgotten. `reason` (in words for the
     patron), `staff_reason` (for the staff member, when other words fit them) and
-    `other_times` (open times offered instead) go into the messages.
+    `other_times` (open times offered instead) go into the messages. `cancelled_by` says who
+    called it off, for the reports (by default the library when `by_staff`, else the patron).
 
     Returns False when it was no longer confirmed (then nothing changes and nobody is told).
     """
@@ -570,6 +577,7 @@ def cancel_appointment(
         cancelled_at=now,
         updated_at=now,
         sequence=F("sequence") + 1,
+        cancelled_by=cancelled_by or (CancelledBy.LIBRARY if by_staff else CancelledBy.PATRON),
         **marked,
     )
     if updated:
@@ -625,7 +633,7 @@ def _reschedule(
     ends_at = starts_at + timedelta(minutes=length)
     reason = ""
     if locked.patron_id is not None:
-        reason = check_person_rules(
+        reason, _booked_before = check_person_rules(
             current.patron,
             branch=branch,
             starts_at=starts_at,

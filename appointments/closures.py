@@ -181,7 +181,13 @@ def nearest_open_times(appointment: Appointment, count: int = 3, days: int = 14)
 
 
 def cancel_stranded(
-    appointments, *, by, reason: str, offer_times: bool, staff_reason: str = ""
+    appointments,
+    *,
+    by,
+    reason: str,
+    offer_times: bool,
+    staff_reason: str = "",
+    cancelled_by: str = "",
 ) -> tuple[list[Appointment], list[Appointment]]:
     """Cancel each session the user may change, telling patron and staff member why (the staff
     member in `staff_reason`'s words, when they differ). Returns the sessions cancelled and
@@ -201,6 +207,7 @@ def cancel_stranded(
                 reason=reason,
                 staff_reason=staff_reason,
                 other_times=times,
+                cancelled_by=cancelled_by,
             )
         except BookingError:
             done = False

@@ -19,6 +19,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from library_help.languages import language_choices, other_language_choices, supported
+from patrons.models import ContactMethod
 from patrons.phones import format_phone
 
 
@@ -390,6 +391,14 @@ class Channel(models.TextChoices):
     PHONE = "phone", _("By phone")
 
 
+class CancelledBy(models.TextChoices):
+    """Who called a session off, kept for the reports after the patron's details are gone."""
+
+    PATRON = "patron", _("The patron")
+    LIBRARY = "library", _("The library")
+    CLOSURE = "closure", _("A branch closure")
+
+
 class AppointmentQuerySet(models.QuerySet):
     def active(self):
         return self.exclude(status=Status.CANCELLED)
@@ -470,6 +479,16 @@ class Appointment(models.Model):
         help_text=_("Who checked the patron in, or marked them absent."),
     )
     marked_at = models.DateTimeField(null=True, blank=True)
+    # For the reports, kept after a purge; none of them says who the patron was.
+    first_booking = models.BooleanField(
+        null=True, editable=False, help_text=_("The patron had no earlier session still booked.")
+    )
+    contact_method = models.CharField(
+        max_length=10, choices=ContactMethod.choices, blank=True, editable=False
+    )
+    cancelled_by = models.CharField(
+        max_length=10, choices=CancelledBy.choices, blank=True, editable=False
+    )
 
     objects = AppointmentQuerySet.as_manager()
 
@@ -783,3 +802,25 @@ class WaitlistEntry(models.Model):
             "patron": self.patron,
             "topic": self.topic,
         }
+
+
+class WaitlistTally(models.Model):
+    """What the reports need of waiting-list entries the purge deletes: counts per day joined,
+    topic and branch, with nobody in them."""
+
+    day = models.DateField()
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    branch = models.ForeignKey(
+        Branch, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    joined = models.PositiveIntegerField(default=0)
+    offered = models.PositiveIntegerField(default=0)
+    offers = models.PositiveIntegerField(default=0)
+    taken = models.PositiveIntegerField(default=0)
+    left = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("waiting-list count")
+
+    def __str__(self) -> str:
+        return f"{self.topic} on the waiting list, {self.day}: {self.joined} joined"

@@ -26,6 +26,7 @@ from .models import (
     WaitlistEntry,
     WaitlistState,
 )
+from .reports import keep_waitlist_counts
 
 
 def _anonymise(appointments) -> int:
@@ -55,6 +56,7 @@ def forget_patron(patron: Patron, *, by_user=None) -> dict[str, int]:
     Feedback.objects.filter(appointment__patron=patron).update(comment="")
     sessions = _anonymise(patron.appointments.all())
     messages, _ = Message.objects.filter(patron=patron).delete()
+    keep_waitlist_counts(patron.waitlist_entries.all())
     patron.delete()
     return {"cancelled": cancelled, "sessions": sessions, "messages": messages}
 
@@ -102,11 +104,11 @@ def purge(now=None) -> dict[str, int]:
         counts = {"feedback comments": old_feedback.update(comment="")}
         counts["sessions"] = _anonymise(old_sessions)
         # Waiting-list entries hold contact details and free text too.
-        counts["waiting-list entries"], _ = (
-            WaitlistEntry.objects.filter(created_at__lt=patron_cutoff)
-            .exclude(state=WaitlistState.OFFERED)
-            .delete()
+        old_entries = WaitlistEntry.objects.filter(created_at__lt=patron_cutoff).exclude(
+            state=WaitlistState.OFFERED
         )
+        keep_waitlist_counts(old_entries)
+        counts["waiting-list entries"], _ = old_entries.delete()
         counts["messages"], _ = (
             Message.objects.filter(created_at__lt=now - settings.MESSAGE_RETENTION_DAYS * days)
             .exclude(state__in=[MessageState.PENDING, MessageState.TO_CALL])

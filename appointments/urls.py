@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import calls, desk, feeds, staff_views, today, views
+from . import calls, desk, feeds, report_views, today, views
 
 app_name = "appointments"
 
@@ -21,7 +21,9 @@ urlpatterns = [
     path("booking/<str:token>/my-data/delete/", views.forget_me, name="forget_me"),
     path("feedback/<str:token>/", views.feedback, name="feedback"),
     path("privacy/", views.privacy, name="privacy"),
-    path("desk/statistics/", staff_views.statistics, name="statistics"),
+    path("desk/reports/", report_views.reports, name="reports"),
+    path("desk/reports/<slug:table>.csv", report_views.report_csv, name="report_csv"),
+    path("desk/statistics/", report_views.old_statistics, name="statistics"),
     path("calendar/<uuid:key>.ics", feeds.staff_calendar, name="staff_calendar"),
     path("desk/today/", today.today, name="today"),
     path("desk/today/walk-in/", today.walk_in, name="walk_in"),

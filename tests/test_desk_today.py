@@ -56,21 +56,23 @@ def test_walk_in_help_is_recorded_in_seconds_and_bad_input_saves_nothing(client,
     assert WalkIn.objects.count() == 1
 
 
-def test_walk_ins_count_in_the_statistics(client, topic, branch):
+def test_walk_ins_count_in_the_reports(client, topic, branch):
     desk = make_user(groups=("Desk",))
     client.force_login(desk)
     url = reverse("appointments:walk_in") + f"?branch={branch.pk}"
     for minutes in (10, 15):
         client.post(url, {"topic": topic.pk, "minutes": minutes, "skill_level": "new"})
     client.force_login(make_user(groups=("Managers",)))
-    page = client.get(reverse("appointments:statistics")).content.decode()
-    assert re.search(r"Computer basics</th><td>2</td><td>25</td>", page)
-    assert page.count("Walk-in help by topic") == 1
+    page = client.get(reverse("appointments:reports")).content.decode()
+    # By topic: nothing booked, two walk-ins, two people helped, 25 minutes (0.4 hours).
+    row = re.search(r'<th scope="row">Computer basics</th>(.*?)</tr>', page).group(1)
+    assert re.findall(r">([\d.]+)<", row)[-3:] == ["2", "2", "0.4"]
+    assert page.count('id="table-topics"') == 1
 
 
-def test_the_statistics_page_title_is_plain_text(client):
+def test_the_reports_page_title_is_plain_text(client):
     client.force_login(make_user(groups=("Managers",)))
-    page = client.get(reverse("appointments:statistics")).content.decode()
+    page = client.get(reverse("appointments:reports")).content.decode()
     title = re.search(r"<title>(.*?)</title>", page, re.DOTALL).group(1)
-    assert title.startswith("Session statistics")
+    assert title.startswith("Reports")
     assert "<" not in title

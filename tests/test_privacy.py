@@ -12,9 +12,21 @@ from django.utils import timezone
 
 from appointments import messaging
 from appointments.links import private_path
-from appointments.models import Appointment, Feedback, Message, MessageKind, Status
+from appointments.models import (
+    Appointment,
+    Branch,
+    CancelledBy,
+    Feedback,
+    Message,
+    MessageKind,
+    StaffProfile,
+    Status,
+    Topic,
+    WaitlistEntry,
+    WalkIn,
+)
 from appointments.privacy import purge
-from appointments.stats import session_statistics
+from appointments.reports import ReportScope, build_report
 from appointments.texting import MemoryTextBackend
 from patrons.models import AccessRecord, Patron
 
@@ -111,22 +123,81 @@ def test_privacy_page_shows_the_periods_the_code_uses(client, settings):
     assert reverse("appointments:privacy") in home
 
 
+def every_report_figure(**filters) -> dict:
+    """Every number of the reports page, over two years either side of today."""
+    today = timezone.localdate()
+    scope = ReportScope(today - timedelta(days=730), today + timedelta(days=365), **filters)
+    report = build_report(
+        scope,
+        branches=list(Branch.objects.all()),
+        topics=list(Topic.objects.all()),
+        staff=list(StaffProfile.objects.all()),
+    )
+    return {
+        "summary": report.summary,
+        "tables": {slug: table.rows for slug, table in report.tables.items()},
+        "months": report.months,
+        "grid": report.grid,
+        "topics": report.topics,
+    }
+
+
 def test_purge_keeps_statistics_and_leaves_nothing_identifying(librarian, topic, branch):
-    marcus_history(librarian, topic, branch, days_ago=100)
+    patron, past = marcus_history(librarian, topic, branch, days_ago=100)
+    Appointment.objects.filter(pk=past.pk).update(first_booking=True, contact_method="text")
+    old_start = local(timezone.localdate() - timedelta(days=95), 14)
+    for cancelled_by in CancelledBy:
+        make_appointment(
+            staff=librarian,
+            topic=topic,
+            branch=branch,
+            patron=patron,
+            start=old_start,
+            status=Status.CANCELLED,
+            cancelled_by=cancelled_by,
+            first_booking=False,
+        )
+    make_appointment(
+        staff=librarian,
+        topic=topic,
+        branch=branch,
+        patron=patron,
+        start=old_start + timedelta(days=1),
+        status=Status.NO_SHOW,
+        party_size=2,
+        first_booking=False,
+    )
+    WalkIn.objects.create(branch=branch, topic=topic, minutes=20, skill_level="new")
+    waiting = WaitlistEntry.objects.create(
+        topic=topic,
+        branch=branch,
+        patron=patron,
+        skill_level="new",
+        learning_goal=GOAL,
+        length=60,
+        offers_made=2,
+    )
+    WaitlistEntry.objects.filter(pk=waiting.pk).update(created_at=past.starts_at)
     recent = make_appointment(
         staff=librarian, topic=topic, branch=branch, start=local(next_weekday(1), 10)
     )
-    before = session_statistics()
+    before = every_report_figure()
+    by_branch = every_report_figure(branch=branch, topic=topic, staff=librarian)
+    assert before["summary"]["booked"] == 6
+    assert before["tables"]["waiting-list"][0][1] == 1  # joined
+    assert before["tables"]["follow-up"][0][1] == 1  # "it helped a lot"
     assert identifying_rows() != []
 
     counts = purge()
 
-    assert counts["sessions"] == 1
+    assert counts["sessions"] == 5
     assert counts["patrons"] == 1
     assert counts["messages"] == 1
     assert counts["feedback comments"] == 1
+    assert counts["waiting-list entries"] == 1
     assert identifying_rows() == []
-    assert session_statistics() == before
+    assert every_report_figure() == before
+    assert every_report_figure(branch=branch, topic=topic, staff=librarian) == by_branch
     recent.refresh_from_db()
     assert recent.patron is not None and recent.learning_goal
     assert Feedback.objects.get().helpful == 5

@@ -174,6 +174,8 @@ def admin_urls_about(patron: Patron) -> list[str]:
 
 DESK_URL_NAMES = {
     "statistics",
+    "reports",
+    "report_csv",
     "today",
     "walk_in",
     "mark",
@@ -206,6 +208,7 @@ def desk_urls_about(lib: Library) -> list[str]:
         "desk_patron": [lib.marcus.pk],
         "desk_book": [lib.marcus.pk],
         "desk_booked": [session.reference],
+        "report_csv": ["staff"],
     }
     day = session.local_starts_at.date().isoformat()
     return [

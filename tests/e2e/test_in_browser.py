@@ -264,7 +264,7 @@ def test_privacy_waiting_list_and_working_day_pages_pass_the_audit(page, library
     audit(page)
     make_user("carmen", groups=("Managers",))
     sign_in(page, "carmen")
-    for path in ["/desk/today/", "/desk/statistics/", "/desk/calls/"]:
+    for path in ["/desk/today/", "/desk/reports/", "/desk/calls/"]:
         page.goto(page.base + path)
         audit(page)
 

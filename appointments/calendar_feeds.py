@@ -608,7 +608,7 @@ def problems(feed: CalendarFeed, now: datetime, *, days: int | None = None) -> l
                 f"gone:{_stamp(feed.failing_since)}",
             )
         )
-    last = feed.last_success_at or feed.created_at
+    last = max(filter(None, [feed.last_success_at, feed.address_set_at]))
     if not gone and last and now - last > STALE_AFTER:
         if feed.last_success_at:
             words = _("Not read since %(when)s. Last try: %(status)s") % {

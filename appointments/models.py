@@ -14,6 +14,7 @@ from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, Range
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils import timezone
 
 from patrons.phones import format_phone
 
@@ -659,10 +660,11 @@ class CalendarFeed(models.Model):
     """
 
     staff = models.OneToOneField(
-        StaffProfile, on_delete=models.CASCADE, related_name="calendar_feed"
+        StaffProfile, on_delete=models.CASCADE, related_name="busy_calendar"
     )
     address = models.CharField(max_length=2000)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When this address was pasted: a feed never read successfully is stale two hours later.
+    address_set_at = models.DateTimeField(default=timezone.now)
     # Health: the last attempt, the last success, and what went wrong since, in words.
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)

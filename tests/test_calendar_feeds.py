@@ -327,7 +327,7 @@ def test_loopback_is_refused_unless_the_test_setting_allows_it(server, settings)
 
 def test_busy_times_hide_open_times_and_free_ones_stay_offered(server, ana, topic):
     connect(ana, server.serve("/ana.ics", ics("outlook.ics")))
-    assert refresh_feed(ana.calendar_feed, now=NOW) == "changed"
+    assert refresh_feed(ana.busy_calendar, now=NOW) == "changed"
     assert (10, 0) not in starts_on(topic, date(2027, 11, 2))  # busy 10 to 11
     assert (11, 0) in starts_on(topic, date(2027, 11, 2))
     assert {(14, 0), (13, 30)} & starts_on(topic, date(2027, 11, 2)) == set()  # tentative
@@ -524,3 +524,82 @@ def test_the_refresh_command_reads_every_feed(server, ana, capsys):
     call_command("refresh_calendars")
     assert BusyTime.objects.filter(staff=ana).count() == 1
     assert "1 changed" in capsys.readouterr().out
+
+
+# --- The staff page where the address is pasted --------------------------------------------
+
+
+def _form_data(response) -> dict:
+    """What the browser would send back from the staff page, as it was shown."""
+    data = {}
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        forms += [formset.management_form, *formset.forms]
+    for form in forms:
+        for name in form.fields:
+            value = form[name].value()
+            if value is None or value is False:
+                continue
+            if isinstance(value, list | tuple):
+                data[form.add_prefix(name)] = [str(getattr(v, "pk", v)) for v in value]
+            elif value is True:
+                data[form.add_prefix(name)] = "on"
+            else:
+                data[form.add_prefix(name)] = str(getattr(value, "pk", value))
+    return data
+
+
+def _paste(client, staff, address: str):
+    url = reverse("admin:appointments_staffprofile_change", args=[staff.pk])
+    data = _form_data(client.get(url))
+    field = next(name for name in data if name.endswith("-address") and "busy_calendar" in name)
+    data[field] = address
+    return client.post(url, data)
+
+
+SECRET = "https://outlook.office365.com/owa/calendar/abc123/secret-part-456/calendar.ics"
+
+
+def test_a_librarian_pastes_their_own_calendar_address_and_never_sees_it_again(client, ana):
+    client.force_login(ana.user)
+    response = _paste(client, ana, SECRET.replace("https://", "webcal://"))
+    assert response.status_code == 302, response.context["inline_admin_formsets"]
+    assert CalendarFeed.objects.get(staff=ana).address == SECRET
+    page = client.get(reverse("admin:appointments_staffprofile_change", args=[ana.pk]))
+    html = page.content.decode()
+    assert "secret-part-456" not in html
+    assert "https://outlook.office365.com/…" in html
+    # Saving the page again with the box left empty keeps the address.
+    assert client.post(page.request["PATH_INFO"], _form_data(page)).status_code == 302
+    assert CalendarFeed.objects.get(staff=ana).address == SECRET
+
+
+def test_a_plain_http_address_is_refused_in_the_form(client, ana):
+    client.force_login(ana.user)
+    response = _paste(client, ana, "http://calendar.example.org/ana.ics")
+    assert response.status_code == 200
+    assert "Only https addresses are accepted" in response.content.decode()
+    assert not CalendarFeed.objects.exists()
+
+
+def test_a_manager_pastes_it_for_a_staff_member_and_colleagues_see_nothing_of_it(
+    client, ana, branch
+):
+    client.force_login(make_user(groups=["Managers"]))
+    assert _paste(client, ana, SECRET).status_code == 302
+    assert CalendarFeed.objects.get(staff=ana).address == SECRET
+    desk = make_user(groups=["Desk"])
+    client.force_login(desk)
+    html = client.get(reverse("admin:appointments_staffprofile_change", args=[ana.pk]))
+    assert "outlook.office365.com" not in html.content.decode()
+
+
+def test_the_staff_calendar_shows_busy_times_without_details(server, client, ana, topic):
+    tuesday = next_weekday(1)
+    refresh_feed(connect(ana, server.serve("/ana.ics", one_event(tuesday, 13, 14))))
+    client.force_login(ana.user)
+    url = reverse("admin:appointments_calendar")
+    html = client.get(url, {"view": "day", "date": tuesday.isoformat()}).content.decode()
+    assert "Busy in Outlook/Google" in html
+    assert "Private meeting" not in html

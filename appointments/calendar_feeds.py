@@ -27,6 +27,7 @@ import hashlib
 import http.client
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 import time as clock
@@ -385,6 +386,26 @@ def busy_hash(busy: list[tuple[datetime, datetime]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_VTIMEZONE = re.compile(rb"BEGIN:VTIMEZONE\r?\n(.*?)END:VTIMEZONE\r?\n", re.DOTALL)
+_TZID = re.compile(rb"^TZID:(.+?)\r?$", re.MULTILINE)
+
+
+def _without_windows_zones(data: bytes) -> bytes:
+    """Outlook's VTIMEZONE blocks for Windows zone names ("Central Standard Time") taken out,
+    so icalendar uses the IANA zone it maps the name to. Their rules start in 1601 and are
+    only this year's: dateutil walks them from 1601 for every time it converts (about four
+    fifths of the time a feed took), and they would be wrong for other years. icalendar also
+    keeps the first VTIMEZONE it sees for a name for the whole process, so one feed's custom
+    block would otherwise decide another feed's times."""
+
+    def keep(block: re.Match) -> bytes:
+        tzid = _TZID.search(block.group(1))
+        name = tzid.group(1).strip().decode(errors="replace") if tzid else ""
+        return b"" if name in WINDOWS_TO_OLSON else block.group(0)
+
+    return _VTIMEZONE.sub(keep, data)
+
+
 def parse_busy(
     data: bytes,
     *,
@@ -398,7 +419,7 @@ def parse_busy(
     if tentative_blocks is None:
         tentative_blocks = settings.CALENDAR_TENTATIVE_BLOCKS
     try:
-        calendar = Calendar.from_ical(data)
+        calendar = Calendar.from_ical(_without_windows_zones(data))
     except Exception as error:
         raise FeedError(_("The address did not give a calendar (.ics) file.")) from error
     if getattr(calendar, "name", "") != "VCALENDAR":

@@ -582,15 +582,24 @@ def due_feeds(now: datetime):
     )
 
 
-def refresh_due(*, now: datetime | None = None, every_feed: bool = False) -> dict | None:
+def refresh_due(
+    *, now: datetime | None = None, every_feed: bool = False, spread: bool = False
+) -> dict | None:
     """One refresh pass: the feeds not read for CALENDAR_REFRESH_MINUTES (or `every_feed`),
     then warnings mailed for new problems. None when another process is at it (the
-    CALENDARS lock is held for this connection while the pass runs)."""
+    CALENDARS lock is held for this connection while the pass runs).
+
+    `spread` (the worker, which calls this every minute): only a share of the feeds, the
+    longest unread first, so that each minute's pass is short (reading a feed costs about a
+    third of a second of CPU; messages wait meanwhile) and all are read within the interval."""
     if not locks.hold(locks.LockSpace.CALENDARS):
         return None
     try:
         now = now or timezone.now()
         feeds = CalendarFeed.objects.select_related("staff") if every_feed else due_feeds(now)
+        if spread and not every_feed:
+            total = CalendarFeed.objects.count()
+            feeds = feeds[: -(-total // max(1, settings.CALENDAR_REFRESH_MINUTES - 1)) + 1]
         counts = refresh_feeds(list(feeds), now=now)
         counts["warned"] = enqueue_warnings(now=now)
         return counts

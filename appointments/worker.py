@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 
 def housekeeping() -> dict[str, int]:
     """Waiting-list offers, reminders and follow-ups: the messages no request writes. Then the
-    staff calendar feeds not read for CALENDAR_REFRESH_MINUTES (calendar_feeds.refresh_due,
-    which holds its own lock: a `refresh_calendars --loop` process may do it instead)."""
+    staff calendar feeds not read for CALENDAR_REFRESH_MINUTES, a share each minute
+    (calendar_feeds.refresh_due, which holds its own lock: a `refresh_calendars --loop` process
+    may do it instead)."""
     offers = offer_open_times()
     messaging.retire_stale_calls()
     counts = {
@@ -39,7 +40,7 @@ def housekeeping() -> dict[str, int]:
         "reminders": messaging.enqueue_reminders(),
         "follow_ups": messaging.enqueue_follow_ups(),
     }
-    calendars = calendar_feeds.refresh_due()
+    calendars = calendar_feeds.refresh_due(spread=True)
     counts["calendar_feeds_failed"] = calendars["failed"] if calendars else 0
     return counts
 

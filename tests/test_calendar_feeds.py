@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
 from django.urls import reverse
 
-from appointments import calendar_feeds, locks
+from appointments import calendar_feeds, locks, worker
 from appointments.booking import SLOT_TAKEN, BookingError, BookingWindow, find_open_slots
 from appointments.calendar_feeds import FeedError, fetch, parse_busy, problems, refresh_feed
 from appointments.models import BusyTime, CalendarFeed, Message, MessageKind
@@ -38,6 +37,7 @@ from .factories import (
     make_user,
     next_weekday,
 )
+from .servers import connect_directly
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calendars"
 NOW = datetime(2027, 10, 25, 9, 0, tzinfo=CHICAGO)
@@ -497,30 +497,11 @@ def test_a_feed_unchanged_for_two_weeks_or_ending_early_warns(server, ana):
 
 def test_only_one_process_refreshes_at_a_time(server, ana):
     connect(ana, server.serve("/ana.ics", EMPTY))
-    holding, done = threading.Event(), threading.Event()
-
-    def other_process():
-        # Another database connection (its own thread's) holds the lock meanwhile.
-        assert locks.hold(locks.LockSpace.CALENDARS)
-        holding.set()
-        done.wait(10)
-        connection.close()
-
-    other = threading.Thread(target=other_process)
-    other.start()
-    holding.wait(10)
-    try:
+    with connect_directly() as other_process:
+        other_process.execute("SELECT pg_advisory_lock(%s, 0)", [int(locks.LockSpace.CALENDARS)])
         assert calendar_feeds.refresh_due() is None
-    finally:
-        done.set()
-        other.join()
-    # Free again (a worker elsewhere in the test run may hold it for a moment too).
-    for _attempt in range(50):
-        counts = calendar_feeds.refresh_due()
-        if counts is not None:
-            break
-        time.sleep(0.1)
-    assert counts == {"changed": 1, "unchanged": 0, "failed": 0, "warned": 0}
+        other_process.execute("SELECT pg_advisory_unlock(%s, 0)", [int(locks.LockSpace.CALENDARS)])
+    assert calendar_feeds.refresh_due() == {"changed": 1, "unchanged": 0, "failed": 0, "warned": 0}
     # Read a moment ago: not due again until CALENDAR_REFRESH_MINUTES have passed.
     assert calendar_feeds.refresh_due() == {"changed": 0, "unchanged": 0, "failed": 0, "warned": 0}
 
@@ -609,3 +590,16 @@ def test_the_staff_calendar_shows_busy_times_without_details(server, client, ana
     html = client.get(url, {"view": "day", "date": tuesday.isoformat()}).content.decode()
     assert "Busy in Outlook/Google" in html
     assert "Private meeting" not in html
+
+
+def test_the_worker_reads_a_share_of_the_feeds_each_minute(server, branch, topic, settings):
+    settings.CALENDAR_REFRESH_MINUTES = 3
+    for n in range(5):
+        staff = make_staff(f"Staff {n}", branch=branch, topics=[topic])
+        connect(staff, server.serve(f"/{n}.ics", EMPTY))
+    # Five feeds shared over the first two minutes, and one to spare: four a minute.
+    assert worker.housekeeping()["calendar_feeds_failed"] == 0
+    assert CalendarFeed.objects.filter(last_refreshed_at__isnull=False).count() == 4
+    server.routes.clear()  # now every address answers 404
+    assert worker.housekeeping()["calendar_feeds_failed"] == 1
+    assert CalendarFeed.objects.filter(last_refreshed_at__isnull=True).count() == 0

@@ -358,6 +358,7 @@ class CalendarFeedForm(forms.ModelForm):
             feed.last_status = _("Waiting to be read (within a few minutes).")
             feed.content_hash = ""
             feed.data_ends_at = None
+            feed.warned = {}
         if commit:
             feed.save()
         return feed

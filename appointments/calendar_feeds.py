@@ -571,12 +571,17 @@ def remove_feed(feed: CalendarFeed) -> None:
         schedule_changes.staff_changed([feed.staff_id])
 
 
+def live_feeds():
+    """Feeds of staff members whose accounts are active: the others are neither read nor
+    warned about (their busy times stay, for the sessions they still have)."""
+    return CalendarFeed.objects.filter(staff__user__is_active=True)
+
+
 def due_feeds(now: datetime):
     every = timedelta(minutes=settings.CALENDAR_REFRESH_MINUTES)
     return (
-        CalendarFeed.objects.filter(
-            Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lte=now - every)
-        )
+        live_feeds()
+        .filter(Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lte=now - every))
         .select_related("staff")
         .order_by(F("last_refreshed_at").asc(nulls_first=True), "pk")
     )
@@ -596,9 +601,9 @@ def refresh_due(
         return None
     try:
         now = now or timezone.now()
-        feeds = CalendarFeed.objects.select_related("staff") if every_feed else due_feeds(now)
+        feeds = live_feeds().select_related("staff") if every_feed else due_feeds(now)
         if spread and not every_feed:
-            total = CalendarFeed.objects.count()
+            total = live_feeds().count()
             feeds = feeds[: -(-total // max(1, settings.CALENDAR_REFRESH_MINUTES - 1)) + 1]
         counts = refresh_feeds(list(feeds), now=now)
         counts["warned"] = enqueue_warnings(now=now)
@@ -612,14 +617,8 @@ def refresh_due(
 
 @dataclass(frozen=True)
 class Problem:
-    code: str
+    code: str  # gone, stale, unchanged, ends_early
     words: str
-    # The same problem keeps its key while it lasts: one email for it, not one per pass.
-    key: str
-
-
-def _stamp(moment: datetime | None) -> str:
-    return str(int(moment.timestamp())) if moment else "never"
 
 
 def problems(feed: CalendarFeed, now: datetime, *, days: int | None = None) -> list[Problem]:
@@ -635,7 +634,6 @@ def problems(feed: CalendarFeed, now: datetime, *, days: int | None = None) -> l
                     "was reset. Publish it again and paste the new address."
                 )
                 % {"status": feed.last_http_status},
-                f"gone:{_stamp(feed.failing_since)}",
             )
         )
     last = max(filter(None, [feed.last_success_at, feed.address_set_at]))
@@ -649,7 +647,7 @@ def problems(feed: CalendarFeed, now: datetime, *, days: int | None = None) -> l
             words = _("Never read successfully. Last try: %(status)s") % {
                 "status": feed.last_status or _("not tried yet.")
             }
-        found.append(Problem("stale", words, f"stale:{_stamp(last)}"))
+        found.append(Problem("stale", words))
     if feed.content_changed_at and now - feed.content_changed_at > UNCHANGED_AFTER:
         found.append(
             Problem(
@@ -659,7 +657,6 @@ def problems(feed: CalendarFeed, now: datetime, *, days: int | None = None) -> l
                     "publishing may have stopped. Publish it again and paste the new address."
                 )
                 % {"when": format_when(timezone.localtime(feed.content_changed_at))},
-                f"unchanged:{_stamp(feed.content_changed_at)}",
             )
         )
     window_end = now + timedelta(days=window_days() if days is None else days)
@@ -675,7 +672,6 @@ def problems(feed: CalendarFeed, now: datetime, *, days: int | None = None) -> l
                     "when": format_when(timezone.localtime(feed.data_ends_at)),
                     "end": format_when(timezone.localtime(window_end)),
                 },
-                f"ends:{feed.content_hash[:16]}",
             )
         )
     return found
@@ -685,7 +681,7 @@ def feed_warnings(user, now: datetime | None = None) -> list[dict]:
     """For the admin home: the feeds with problems that this user looks after (their own;
     managers, everyone's)."""
     now = now or timezone.now()
-    feeds = access.calendar_feeds_looked_after(user, CalendarFeed.objects.select_related("staff"))
+    feeds = access.calendar_feeds_looked_after(user, live_feeds().select_related("staff"))
     days = window_days()
     found = []
     for feed in feeds.order_by("staff__public_name"):
@@ -716,41 +712,56 @@ def _perm_ids(condition: Q):
 
 
 def enqueue_warnings(*, now: datetime | None = None) -> int:
-    """An email to the staff member and to each manager for each new problem with a feed;
-    the message key makes it once per problem. The worker sends them."""
+    """An email to the staff member and to each manager when a problem with a feed begins.
+
+    Each feed remembers the problems it was warned about and since when (`warned`): a problem
+    that lasts is mailed once, and again only if it goes away and comes back. The worker sends
+    the messages (their key is unique, so a repeated pass writes nothing twice)."""
     now = now or timezone.now()
-    feeds = list(CalendarFeed.objects.select_related("staff__user"))
+    feeds = list(live_feeds().select_related("staff__user"))
     if not feeds:
         return 0
     days = window_days()
     managers = None
     messages = []
     site = settings.SITE_URL.rstrip("/")
-    for feed in feeds:
-        for problem in problems(feed, now, days=days):
+    with transaction.atomic():
+        for feed in feeds:
+            current = {problem.code: problem for problem in problems(feed, now, days=days)}
+            warned = {code: since for code, since in feed.warned.items() if code in current}
+            new = [problem for code, problem in current.items() if code not in warned]
+            warned |= {problem.code: int(now.timestamp() * 1_000_000) for problem in new}
+            if warned != feed.warned:
+                CalendarFeed.objects.filter(pk=feed.pk).update(warned=warned)
+            if not new:
+                continue
             if managers is None:
                 managers = list(_managers())
             people = {user.pk: user for user in managers}
             owner = feed.staff.user
-            if owner.is_active and owner.email:
+            if owner.email:
                 people[owner.pk] = owner
             link = site + reverse("admin:appointments_staffprofile_change", args=[feed.staff_id])
-            for user in people.values():
-                messages.append(
-                    Message(
-                        kind=MessageKind.CALENDAR_FEED,
-                        channel=MessageChannel.EMAIL,
-                        staff_user=user,
-                        to=user.email,
-                        subject=_("Calendar of %(name)s needs attention")
-                        % {"name": feed.staff.public_name},
-                        body=_warning_body(feed, problem, link, own=user.pk == owner.pk),
-                        state=MessageState.PENDING,
-                        key=f"calendar-feed:{feed.pk}:{problem.key}:{user.pk}"[:120],
-                        send_after=now,
+            for problem in new:
+                for user in people.values():
+                    messages.append(
+                        Message(
+                            kind=MessageKind.CALENDAR_FEED,
+                            channel=MessageChannel.EMAIL,
+                            staff_user=user,
+                            to=user.email,
+                            subject=_("Calendar of %(name)s needs attention")
+                            % {"name": feed.staff.public_name},
+                            body=_warning_body(feed, problem, link, own=user.pk == owner.pk),
+                            state=MessageState.PENDING,
+                            key=(
+                                f"calendar-feed:{feed.pk}:{problem.code}:"
+                                f"{warned[problem.code]}:{user.pk}"
+                            ),
+                            send_after=now,
+                        )
                     )
-                )
-    messaging.save_new(messages)
+        messaging.save_new(messages)
     return len(messages)
 
 

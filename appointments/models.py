@@ -679,6 +679,9 @@ class CalendarFeed(models.Model):
     content_changed_at = models.DateTimeField(null=True, blank=True)
     # The end of its last event, when that comes before the booking window's end.
     data_ends_at = models.DateTimeField(null=True, blank=True)
+    # The problems the staff member and managers were emailed about, and since when (Unix
+    # microseconds): each problem is mailed once while it lasts.
+    warned = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = "Outlook or Google calendar"

@@ -449,10 +449,17 @@ def test_a_feed_that_answers_404_warns_the_staff_member_and_managers_once(server
         "ana@library.example",
         "boss@library.example",
     ]
-    assert all("publishing was turned off or the link was reset" in m.body for m in sent)
-    assert all(feed.address not in m.body for m in sent)
+    assert all("publishing was turned off or the link was reset" in m.body for m in sent.all())
+    assert all(feed.address not in m.body for m in sent.all())
     calendar_feeds.refresh_due(every_feed=True)
     assert sent.count() == 2  # once per problem, not once per pass
+    # Published again: the problem is over. If it comes back, they hear of it again.
+    server.serve("/ana.ics", EMPTY)
+    calendar_feeds.refresh_due(every_feed=True)
+    assert sent.count() == 2
+    server.serve("/ana.ics", b"", status=404)
+    calendar_feeds.refresh_due(every_feed=True)
+    assert sent.count() == 4
 
     client.force_login(ana.user)
     home = client.get(reverse("admin:index")).content.decode()

@@ -610,3 +610,11 @@ def test_the_worker_reads_a_share_of_the_feeds_each_minute(server, branch, topic
     server.routes.clear()  # now every address answers 404
     assert worker.housekeeping()["calendar_feeds_failed"] == 1
     assert CalendarFeed.objects.filter(last_refreshed_at__isnull=True).count() == 0
+
+
+def test_the_content_changes_with_the_events_not_with_the_time_of_download():
+    again = ics("outlook.ics").replace(b"DTSTAMP:20271020T120000Z", b"DTSTAMP:20271101T080000Z")
+    first = parse_busy(ics("outlook.ics"), start=START, end=END).content_hash
+    assert parse_busy(again, start=START, end=END).content_hash == first
+    edited = ics("outlook.ics").replace(b"BUSYSTATUS:FREE", b"BUSYSTATUS:BUSY")
+    assert parse_busy(edited, start=START, end=END).content_hash != first

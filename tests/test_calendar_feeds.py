@@ -61,16 +61,22 @@ def busy_of(name: str, **options) -> list[tuple[datetime, datetime]]:
     return parse_busy(ics(name), start=START, end=END, **options).busy
 
 
-def one_event(day: date, start_hour: int, end_hour: int, *, busy_status: str = "BUSY") -> bytes:
-    """A feed with one event on Chicago's clock, the way Outlook writes it."""
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nBEGIN:VEVENT\r\n"
-        f"UID:{day}-{start_hour}\r\nDTSTAMP:20260101T000000Z\r\n"
-        f"DTSTART;TZID=Central Standard Time:{day:%Y%m%d}T{start_hour:02}0000\r\n"
-        f"DTEND;TZID=Central Standard Time:{day:%Y%m%d}T{end_hour:02}0000\r\n"
+def feed_of(*events: tuple[date, int, int], busy_status: str = "BUSY") -> bytes:
+    """A feed of events (day, start hour, end hour) on Chicago's clock, as Outlook writes them."""
+    body = "".join(
+        "BEGIN:VEVENT\r\n"
+        f"UID:{day}-{start}\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART;TZID=Central Standard Time:{day:%Y%m%d}T{start:02}0000\r\n"
+        f"DTEND;TZID=Central Standard Time:{day:%Y%m%d}T{end:02}0000\r\n"
         f"SUMMARY:Private meeting\r\nX-MICROSOFT-CDO-BUSYSTATUS:{busy_status}\r\n"
-        "END:VEVENT\r\nEND:VCALENDAR\r\n"
-    ).encode()
+        "END:VEVENT\r\n"
+        for day, start, end in events
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\n{body}END:VCALENDAR\r\n".encode()
+
+
+def one_event(day: date, start_hour: int, end_hour: int) -> bytes:
+    return feed_of((day, start_hour, end_hour))
 
 
 EMPTY = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nEND:VCALENDAR\r\n"
@@ -589,14 +595,29 @@ def test_a_manager_pastes_it_for_a_staff_member_and_colleagues_see_nothing_of_it
     assert "outlook.office365.com" not in html.content.decode()
 
 
-def test_the_staff_calendar_shows_busy_times_without_details(server, client, ana, topic):
+def test_the_staff_calendar_shows_busy_times_without_details(server, client, ana, topic, branch):
     tuesday = next_weekday(1)
-    refresh_feed(connect(ana, server.serve("/ana.ics", one_event(tuesday, 13, 14))))
+    make_appointment(staff=ana, topic=topic, branch=branch, start=local(tuesday, 10))
+    feed = connect(ana, server.serve("/ana.ics", feed_of((tuesday, 13, 14), (tuesday, 10, 11))))
+    refresh_feed(feed)
     client.force_login(ana.user)
     url = reverse("admin:appointments_calendar")
     html = client.get(url, {"view": "day", "date": tuesday.isoformat()}).content.decode()
     assert "Busy in Outlook/Google" in html
+    assert "Booked inside a busy time in Outlook/Google" in html  # the session at 10
     assert "Private meeting" not in html
+
+
+def test_removing_the_calendar_frees_its_busy_times(server, client, ana):
+    refresh_feed(connect(ana, server.serve("/ana.ics", one_event(next_weekday(1), 10, 11))))
+    assert BusyTime.objects.filter(staff=ana).exists()
+    client.force_login(ana.user)
+    url = reverse("admin:appointments_staffprofile_change", args=[ana.pk])
+    data = _form_data(client.get(url))
+    data["busy_calendar-0-DELETE"] = "on"
+    assert client.post(url, data).status_code == 302
+    assert not CalendarFeed.objects.exists()
+    assert not BusyTime.objects.exists()
 
 
 def test_the_worker_reads_a_share_of_the_feeds_each_minute(server, branch, topic, settings):

@@ -69,6 +69,8 @@ MAX_REDIRECTS = 3
 PARALLEL_FETCHES = 8
 # HTTP answers meaning the calendar is no longer published at this address.
 GONE_STATUSES = frozenset({401, 403, 404, 410})
+# A feed that keeps failing is read at most this many intervals apart (30 minutes by default).
+BACKOFF_CAP = 6
 STALE_AFTER = timedelta(hours=2)
 UNCHANGED_AFTER = timedelta(days=14)
 # Nobody's calendar has something every day: a feed whose events stop within a week of the
@@ -585,14 +587,25 @@ def live_feeds():
     return CalendarFeed.objects.filter(staff__user__is_active=True)
 
 
-def due_feeds(now: datetime):
+def due_feeds(now: datetime) -> list[CalendarFeed]:
+    """Feeds not read for CALENDAR_REFRESH_MINUTES, the longest unread first. One that keeps
+    failing waits longer each time (twice, four times... at most BACKOFF_CAP times the
+    interval): a dead calendar server costs a fetch's timeout, and the worker's messages wait
+    meanwhile."""
     every = timedelta(minutes=settings.CALENDAR_REFRESH_MINUTES)
-    return (
+    feeds = (
         live_feeds()
         .filter(Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lte=now - every))
         .select_related("staff")
         .order_by(F("last_refreshed_at").asc(nulls_first=True), "pk")
     )
+    return [
+        feed
+        for feed in feeds
+        if feed.last_refreshed_at is None
+        or now - feed.last_refreshed_at
+        >= every * min(2 ** min(feed.consecutive_failures, 10), BACKOFF_CAP)
+    ]
 
 
 def refresh_due(
@@ -609,11 +622,11 @@ def refresh_due(
         return None
     try:
         now = now or timezone.now()
-        feeds = live_feeds().select_related("staff") if every_feed else due_feeds(now)
+        feeds = list(live_feeds().select_related("staff")) if every_feed else due_feeds(now)
         if spread and not every_feed:
             total = live_feeds().count()
             feeds = feeds[: -(-total // max(1, settings.CALENDAR_REFRESH_MINUTES - 1)) + 1]
-        counts = refresh_feeds(list(feeds), now=now)
+        counts = refresh_feeds(feeds, now=now)
         counts["warned"] = enqueue_warnings(now=now)
         return counts
     finally:

@@ -639,3 +639,16 @@ def test_the_content_changes_with_the_events_not_with_the_time_of_download():
     assert parse_busy(again, start=START, end=END).content_hash == first
     edited = ics("outlook.ics").replace(b"BUSYSTATUS:FREE", b"BUSYSTATUS:BUSY")
     assert parse_busy(edited, start=START, end=END).content_hash != first
+
+
+def test_a_feed_that_keeps_failing_is_read_less_often(server, ana):
+    feed = connect(ana, server.serve("/ana.ics", b"", status=500))
+    for _ in range(2):
+        refresh_feed(feed, now=NOW)
+        feed.refresh_from_db()
+    due = calendar_feeds.due_feeds
+    assert due(NOW + timedelta(minutes=19)) == []  # 5 minutes, twice doubled
+    assert due(NOW + timedelta(minutes=20)) == [feed]
+    CalendarFeed.objects.update(consecutive_failures=50)
+    assert due(NOW + timedelta(minutes=29)) == []
+    assert due(NOW + timedelta(minutes=30)) == [feed]  # never more than six intervals apart

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import DateField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from . import access
 from .booking import BookingError, cancel_appointment, find_open_slots
@@ -31,7 +32,7 @@ DECISIONS = [
 ]
 CLOSED_CLASH = "Booked, but the branch is closed"
 BLOCKED_CLASH = "Booked inside blocked time"
-BUSY_CLASH = "Booked inside a busy time in Outlook/Google"
+BUSY_CLASH = gettext_lazy("Booked inside a busy time in Outlook/Google")
 
 
 def _local_day():

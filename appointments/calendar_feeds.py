@@ -416,6 +416,29 @@ def _without_windows_zones(data: bytes) -> bytes:
     return _VTIMEZONE.sub(keep, data)
 
 
+_EVENT = re.compile(rb"^BEGIN:VEVENT\r?\n.*?^END:VEVENT\r?\n?", re.DOTALL | re.MULTILINE)
+_RECURRING = re.compile(rb"^(?:RRULE|RDATE|EXRULE|RECURRENCE-ID)[;:]", re.MULTILINE | re.IGNORECASE)
+_DTEND = re.compile(rb"^(?:DTEND|DTSTART)[;:](?:[^:\r\n]*:)?(\d{8})", re.MULTILINE | re.IGNORECASE)
+_DURATION = re.compile(rb"^DURATION[;:]", re.MULTILINE | re.IGNORECASE)
+
+
+def _without_past_events(data: bytes, start: datetime) -> bytes:
+    """Single events that ended days before `start` taken out before parsing: a published
+    calendar holds years of history, and icalendar's parsing costs about half a millisecond an
+    event. Anything recurring (or part of a series), with a DURATION, or unclear is kept; so
+    are later events (they tell whether the calendar reaches past the booking window)."""
+    before = (start - timedelta(days=2)).strftime("%Y%m%d").encode()
+
+    def keep(match: re.Match) -> bytes:
+        event = match.group(0)
+        if _RECURRING.search(event) or _DURATION.search(event):
+            return event
+        dates = _DTEND.findall(_FOLDED.sub(b"", event))
+        return b"" if dates and max(dates) < before else event
+
+    return _EVENT.sub(keep, data)
+
+
 def parse_busy(
     data: bytes,
     *,
@@ -429,7 +452,7 @@ def parse_busy(
     if tentative_blocks is None:
         tentative_blocks = settings.CALENDAR_TENTATIVE_BLOCKS
     try:
-        calendar = Calendar.from_ical(_without_windows_zones(data))
+        calendar = Calendar.from_ical(_without_past_events(_without_windows_zones(data), start))
     except Exception as error:
         raise FeedError(_("The address did not give a calendar (.ics) file.")) from error
     if getattr(calendar, "name", "") != "VCALENDAR":

@@ -652,3 +652,23 @@ def test_a_feed_that_keeps_failing_is_read_less_often(server, ana):
     CalendarFeed.objects.update(consecutive_failures=50)
     assert due(NOW + timedelta(minutes=29)) == []
     assert due(NOW + timedelta(minutes=30)) == [feed]  # never more than six intervals apart
+
+
+def test_years_of_past_meetings_change_nothing():
+    past = b"".join(
+        b"BEGIN:VEVENT\r\nUID:old-%d\r\nDTSTAMP:20200101T000000Z\r\n"
+        b"DTSTART;TZID=Central Standard Time:2021%02d%02dT100000\r\n"
+        b"DTEND;TZID=Central Standard Time:2021%02d%02dT110000\r\n"
+        b"X-MICROSOFT-CDO-BUSYSTATUS:BUSY\r\nEND:VEVENT\r\n"
+        % (n, n % 12 + 1, n % 28 + 1, n % 12 + 1, n % 28 + 1)
+        for n in range(500)
+    )
+    for name in ("outlook.ics", "recurring.ics", "google.ics", "daylight_saving.ics"):
+        plain = parse_busy(ics(name), start=START, end=END)
+        with_history = ics(name).replace(b"END:VCALENDAR", past + b"END:VCALENDAR")
+        assert parse_busy(with_history, start=START, end=END).busy == plain.busy, name
+    # What was shown this morning stays: only what ended two days before is left out.
+    morning = feed_of((date(2027, 10, 25), 8, 9), (date(2027, 10, 22), 8, 9))
+    assert parse_busy(morning, start=START - timedelta(hours=3), end=END).busy == [
+        (chicago(2027, 10, 25, 8), chicago(2027, 10, 25, 9))
+    ]

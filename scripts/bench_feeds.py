@@ -2,6 +2,7 @@
 A benchmark, not a test.
 
     scripts/with-db .venv/bin/python scripts/bench_feeds.py [--feeds 50] [--events 300]
+        [--history 2000]
 
 Builds a throwaway database (created for the run, dropped at the end) with `--feeds` staff
 members, and serves each a realistic published Outlook calendar from a local HTTP server on
@@ -71,8 +72,11 @@ def _event(uid: str, start: datetime, minutes: int, status: str, extra: str = ""
     )
 
 
-def make_feed(rng: random.Random, events: int, today: datetime, version: int = 0) -> bytes:
-    """An Outlook-like published calendar: recurring series and single meetings."""
+def make_feed(
+    rng: random.Random, events: int, today: datetime, version: int = 0, history: int = 0
+) -> bytes:
+    """An Outlook-like published calendar: recurring series and single meetings (and
+    `history` single meetings from the last three years)."""
     parts = ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:Microsoft Exchange Server 2010\r\n"]
     parts.append(VTIMEZONE)
     series = events // 10
@@ -99,6 +103,9 @@ def make_feed(rng: random.Random, events: int, today: datetime, version: int = 0
         parts.append(
             _event(f"single-{n}", start, rng.choice([30, 45, 60, 90]), rng.choice(STATUSES))
         )
+    for n in range(history):
+        start = (today - timedelta(days=rng.randint(3, 3 * 365))).replace(hour=rng.randint(8, 17))
+        parts.append(_event(f"past-{n}", start, 60, rng.choice(STATUSES)))
     if version:
         parts.append(_event(f"new-{version}", today + timedelta(days=3), 60, "BUSY"))
     parts.append("END:VCALENDAR\r\n")
@@ -142,6 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--events", type=int, default=300, help="events in each feed")
+    parser.add_argument(
+        "--history", type=int, default=0, help="past meetings (last three years) in each feed"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     settings.CALENDAR_FEEDS_ALLOW_LOOPBACK = True
@@ -151,7 +161,10 @@ def main() -> None:
     connection.settings_dict.setdefault("TEST", {})["NAME"] = BENCH_DATABASE
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        bodies = {f"/staff-{n}.ics": make_feed(rng, args.events, today) for n in range(args.feeds)}
+        bodies = {
+            f"/staff-{n}.ics": make_feed(rng, args.events, today, history=args.history)
+            for n in range(args.feeds)
+        }
         server = serve(bodies)
         base = f"http://127.0.0.1:{server.server_address[1]}"
         for n in range(args.feeds):
@@ -161,14 +174,16 @@ def main() -> None:
         size = sum(len(body) for body in bodies.values()) / len(bodies) / 1024
         print(
             f"{args.feeds} feeds of {args.events} events ({size:.0f} KB each, a tenth of them "
-            f"recurring series), served on 127.0.0.1"
+            f"recurring series; {args.history} past meetings), served on 127.0.0.1"
         )
         feeds = list(CalendarFeed.objects.select_related("staff"))
         timed("First refresh (all busy times new)", feeds)
         feeds = list(CalendarFeed.objects.select_related("staff"))
         timed("Nothing changed", feeds)
         for n in range(args.feeds):
-            bodies[f"/staff-{n}.ics"] = make_feed(random.Random(n), args.events, today, 1)
+            bodies[f"/staff-{n}.ics"] = make_feed(
+                random.Random(n), args.events, today, 1, history=args.history
+            )
         feeds = list(CalendarFeed.objects.select_related("staff"))
         timed("Every feed changed", feeds)
         server.shutdown()

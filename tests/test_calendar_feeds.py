@@ -344,6 +344,17 @@ def test_busy_times_hide_open_times_and_free_ones_stay_offered(server, ana, topi
     assert starts_on(topic, date(2027, 11, 18)) == set()  # out of office all day
 
 
+@pytest.mark.parametrize(
+    "name", ["outlook.ics", "recurring.ics", "daylight_saving.ics", "google.ics"]
+)
+def test_each_feed_read_from_the_server_stores_its_busy_times(server, ana, name):
+    refresh_feed(connect(ana, server.serve(f"/{name}", ics(name))), now=NOW)
+    stored = list(BusyTime.objects.filter(staff=ana).values_list("starts_at", "ends_at"))
+    horizon = calendar_feeds.horizon(NOW)
+    assert stored == parse_busy(ics(name), start=horizon[0], end=horizon[1]).busy
+    assert stored
+
+
 def test_the_last_good_busy_times_survive_a_failing_feed(server, ana, topic):
     feed = connect(ana, server.serve("/ana.ics", ics("recurring.ics")))
     refresh_feed(feed, now=NOW)

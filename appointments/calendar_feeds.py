@@ -23,6 +23,7 @@ staff member and managers are warned on the admin home and, once per problem, by
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import ipaddress
@@ -400,20 +401,42 @@ _VTIMEZONE = re.compile(rb"BEGIN:VTIMEZONE\r?\n(.*?)END:VTIMEZONE\r?\n", re.DOTA
 _TZID = re.compile(rb"^TZID:(.+?)\r?$", re.MULTILINE)
 
 
-def _without_windows_zones(data: bytes) -> bytes:
-    """Outlook's VTIMEZONE blocks for Windows zone names ("Central Standard Time") taken out,
-    so icalendar uses the IANA zone it maps the name to. Their rules start in 1601 and are
-    only this year's: dateutil walks them from 1601 for every time it converts (about four
-    fifths of the time a feed took), and they would be wrong for other years. icalendar also
-    keeps the first VTIMEZONE it sees for a name for the whole process, so one feed's custom
-    block would otherwise decide another feed's times."""
+def _standard_zones(data: bytes) -> bytes:
+    """Time zones as icalendar should read them, for every feed alike.
+
+    Outlook's VTIMEZONE blocks for Windows zone names ("Central Standard Time") are taken out,
+    so icalendar uses the IANA zone it maps the name to: their rules start in 1601 and are only
+    this year's (dateutil walked them from 1601 for every time it converted: about four fifths
+    of the time a feed took), and they would be wrong for other years.
+
+    Any other block whose name is not an IANA zone ("Customized Time Zone") is renamed after
+    its content: icalendar keeps the first VTIMEZONE it sees for a name for the whole process,
+    so another feed's block of the same name would otherwise decide this feed's times."""
+    renames = {}
 
     def keep(block: re.Match) -> bytes:
         tzid = _TZID.search(block.group(1))
-        name = tzid.group(1).strip().decode(errors="replace") if tzid else ""
-        return b"" if name in WINDOWS_TO_OLSON else block.group(0)
+        name = tzid.group(1).strip() if tzid else b""
+        text = name.decode(errors="replace")
+        if text in WINDOWS_TO_OLSON:
+            return b""
+        if not name or text in _iana_names():
+            return block.group(0)
+        unique = name + b" " + hashlib.sha256(block.group(0)).hexdigest()[:12].encode()
+        renames[name] = unique
+        return block.group(0).replace(b"TZID:" + name, b"TZID:" + unique, 1)
 
-    return _VTIMEZONE.sub(keep, data)
+    data = _VTIMEZONE.sub(keep, data)
+    for name, unique in renames.items():
+        for end in (b":", b";"):
+            data = data.replace(b"TZID=" + name + end, b"TZID=" + unique + end)
+        data = data.replace(b'TZID="' + name + b'"', b'TZID="' + unique + b'"')
+    return data
+
+
+@functools.cache
+def _iana_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 _EVENT = re.compile(rb"^BEGIN:VEVENT\r?\n.*?^END:VEVENT\r?\n?", re.DOTALL | re.MULTILINE)
@@ -452,7 +475,7 @@ def parse_busy(
     if tentative_blocks is None:
         tentative_blocks = settings.CALENDAR_TENTATIVE_BLOCKS
     try:
-        calendar = Calendar.from_ical(_without_past_events(_without_windows_zones(data), start))
+        calendar = Calendar.from_ical(_without_past_events(_standard_zones(data), start))
     except Exception as error:
         raise FeedError(_("The address did not give a calendar (.ics) file.")) from error
     if getattr(calendar, "name", "") != "VCALENDAR":

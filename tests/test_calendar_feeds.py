@@ -683,3 +683,24 @@ def test_years_of_past_meetings_change_nothing():
     assert parse_busy(morning, start=START - timedelta(hours=3), end=END).busy == [
         (chicago(2027, 10, 25, 8), chicago(2027, 10, 25, 9))
     ]
+
+
+def _custom_zone_feed(offset: str) -> bytes:
+    """Outlook's "Customized Time Zone": a zone of its own, defined in the feed."""
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\n"
+        "BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\nBEGIN:STANDARD\r\n"
+        f"DTSTART:16010101T000000\r\nTZOFFSETFROM:{offset}\r\nTZOFFSETTO:{offset}\r\n"
+        "END:STANDARD\r\nEND:VTIMEZONE\r\n"
+        "BEGIN:VEVENT\r\nUID:x\r\nDTSTAMP:20270101T000000Z\r\n"
+        "DTSTART;TZID=Customized Time Zone:20271102T100000\r\n"
+        "DTEND;TZID=Customized Time Zone:20271102T110000\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+
+
+def test_two_feeds_with_differently_defined_zones_of_one_name_keep_their_own():
+    first = parse_busy(_custom_zone_feed("-0600"), start=START, end=END).busy
+    second = parse_busy(_custom_zone_feed("+0100"), start=START, end=END).busy
+    assert first == [(datetime(2027, 11, 2, 16, tzinfo=UTC), datetime(2027, 11, 2, 17, tzinfo=UTC))]
+    assert second == [(datetime(2027, 11, 2, 9, tzinfo=UTC), datetime(2027, 11, 2, 10, tzinfo=UTC))]

@@ -178,6 +178,19 @@ def may_replace_calendar_feed(user, staff) -> bool:
     return user.is_active and (staff.user_id == user.pk or is_manager(user))
 
 
+def may_set_calendar_feed(user, staff) -> bool:
+    """The published Outlook or Google calendar whose busy times block bookings: its owner
+    pastes it, or a manager does for them. Its address is a secret: nobody else sees it."""
+    return user.is_active and (staff.user_id == user.pk or is_manager(user))
+
+
+def calendar_feeds_looked_after(user, queryset: QuerySet) -> QuerySet:
+    """Calendar feeds whose warnings this user sees: their own; managers, everyone's."""
+    if is_manager(user):
+        return queryset
+    return queryset.filter(staff__user=user)
+
+
 def may_see_need(user, appointment) -> bool:
     """What the patron wants to learn, and their accessibility needs with this session: for the
     staff member helping, managers, and the desk on the day of the session."""

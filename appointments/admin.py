@@ -33,6 +33,7 @@ from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone, phone
 
 from . import access, closures, schedule_changes
 from .booking import BookingError, record_outcome
+from .calendar_feed_admin import CalendarFeedInline
 from .calendar_view import build_calendar, week_that_matters, working_here
 from .formatting import format_day, format_time, format_when, parse_day
 from .links import calendar_feed_url
@@ -332,7 +333,7 @@ class StaffProfileAdmin(OwnScheduleAdmin):
     list_filter = ["branches", "topics", "is_bookable"]
     search_fields = ["public_name", "user__username", "user__first_name", "user__last_name"]
     filter_horizontal = ["branches", "topics"]
-    inlines = [AvailabilityInline]
+    inlines = [AvailabilityInline, CalendarFeedInline]
     readonly_fields = ["calendar_feed"]
 
     def get_queryset(self, request):

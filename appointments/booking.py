@@ -30,6 +30,7 @@ from .models import (
     Availability,
     Block,
     Branch,
+    BusyTime,
     CancelledBy,
     Channel,
     Closure,
@@ -191,11 +192,16 @@ def _open_slots_and_staff(
     )
     if holder is not None:
         held = held.exclude(pk=holder.pk)
+    # Busy in the staff member's own Outlook or Google calendar (calendar_feeds): as a block.
+    from_feeds = BusyTime.objects.filter(
+        staff_id__in=staff_ids, starts_at__lt=span_end, ends_at__gt=span_start
+    )
     busy = [
         Busy(*row)
         for row in blocks.order_by().union(
             held.order_by().values_list("offer_staff_id", "offer_starts_at", "offer_ends_at"),
             booked.order_by().values_list("staff_id", "occupied_from", "occupied_until"),
+            from_feeds.order_by().values_list("staff_id", "starts_at", "ends_at"),
             all=True,
         )
     ]

@@ -15,9 +15,19 @@ from urllib.parse import urlencode
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .formatting import format_day, format_time
-from .models import Appointment, Availability, Block, Branch, Closure, StaffProfile, Status
+from .models import (
+    Appointment,
+    Availability,
+    Block,
+    Branch,
+    BusyTime,
+    Closure,
+    StaffProfile,
+    Status,
+)
 from .slots import wall_clock
 
 STEP = timedelta(minutes=30)
@@ -36,7 +46,7 @@ class Column:
 
 @dataclass
 class Cell:
-    kind: str  # appointment, block, closed, open, off
+    kind: str  # appointment, block, busy (from the staff member's calendar), closed, open, off
     text: str = ""
     detail: str = ""
     rowspan: int = 1
@@ -116,6 +126,11 @@ def build_calendar(
         staff_id__in=staff_ids, starts_at__lt=span_end, ends_at__gt=span_start
     ):
         blocks[item.staff_id].append(item)
+    # Busy in the staff member's Outlook or Google calendar: shown as busy, with no details.
+    for item in BusyTime.objects.filter(
+        staff_id__in=staff_ids, starts_at__lt=span_end, ends_at__gt=span_start
+    ):
+        blocks[item.staff_id].append(item)
     closures = list(
         Closure.objects.filter(branch=branch, first_day__lte=days[-1], last_day__gte=days[0])
     )
@@ -153,10 +168,10 @@ def build_calendar(
                         (b for b in blocks[person.pk] if b.starts_at < end and b.ends_at > start),
                         None,
                     )
-                    kind = "block"
+                    kind = "busy" if isinstance(item, BusyTime) else "block"
                 if item is not None:
                     span = ceil((item.ends_at - start) / STEP)
-                    if kind == "block":
+                    if kind != "appointment":
                         # A session kept inside the block takes its own rows: the block stops
                         # short of it and picks up again after it.
                         span = min(
@@ -241,12 +256,16 @@ def _clash(appointment, closed, blocks) -> str:
         ),
         None,
     )
+    if isinstance(block, BusyTime):
+        return _("Booked inside a busy time in Outlook/Google")
     return f"Booked inside blocked time ({block.reason})" if block else ""
 
 
 def _item_cell(kind: str, item, span: int, zone) -> Cell:
     start = format_time(item.starts_at.astimezone(zone))
     end = format_time(item.ends_at.astimezone(zone))
+    if kind == "busy":
+        return Cell("busy", _("Busy in Outlook/Google"), "", span)
     if kind == "block":
         return Cell("block", f"Blocked {start}–{end}", item.reason, span)
     name = item.patron.short_name if item.patron else "Patron"

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from . import access
 from .booking import BookingError, cancel_appointment, find_open_slots
 from .formatting import format_day, format_when
-from .models import Appointment, Block, Branch, Closure, StaffProfile
+from .models import Appointment, Block, Branch, BusyTime, Closure, StaffProfile
 
 CANCEL_AND_OFFER, CANCEL, KEEP = "cancel_and_offer", "cancel", "keep"
 DECISIONS = [
@@ -34,6 +34,7 @@ DECISIONS = [
 ]
 CLOSED_CLASH = _("Booked, but the branch is closed")
 BLOCKED_CLASH = _("Booked inside blocked time")
+BUSY_CLASH = _("Booked inside a busy time in Outlook/Google")
 
 # Reasons and open times go to several patrons, each in their own language: they are lazy,
 # put into words when each message is written (see messaging.patron_message).
@@ -74,8 +75,8 @@ def booked_in_block(
 
 
 def clashes(user, now: datetime | None = None) -> list[Appointment]:
-    """Confirmed upcoming sessions this user may see that sit inside a closure or a block, each
-    with `clash` saying which (one query)."""
+    """Confirmed upcoming sessions this user may see that sit inside a closure, a block or a
+    busy time from the staff member's own calendar, each with `clash` saying which (one query)."""
     closed = Exists(
         Closure.objects.filter(
             branch=OuterRef("branch"),
@@ -90,17 +91,30 @@ def clashes(user, now: datetime | None = None) -> list[Appointment]:
             ends_at__gt=OuterRef("starts_at"),
         )
     )
+    busy = Exists(
+        BusyTime.objects.filter(
+            staff=OuterRef("staff"),
+            starts_at__lt=OuterRef("ends_at"),
+            ends_at__gt=OuterRef("starts_at"),
+        )
+    )
     found = (
         access.visible_appointments(user, Appointment.objects.upcoming(now))
         .annotate(local_day=_local_day())
-        .annotate(closed=closed, blocked=blocked)
-        .filter(Q(closed=True) | Q(blocked=True))
+        .annotate(closed=closed, blocked=blocked, busy=busy)
+        .filter(Q(closed=True) | Q(blocked=True) | Q(busy=True))
         .select_related("topic", "staff", "branch")
         .order_by("starts_at")
     )
     result = list(found)
     for appointment in result:
-        appointment.clash = CLOSED_CLASH if appointment.closed else BLOCKED_CLASH
+        appointment.clash = (
+            CLOSED_CLASH
+            if appointment.closed
+            else BLOCKED_CLASH
+            if appointment.blocked
+            else BUSY_CLASH
+        )
     return result
 
 

@@ -26,6 +26,8 @@ class LockSpace(IntEnum):
     PURGE = 7303
     # The message sender (send_notifications): one at a time, the others stand by.
     SENDER = 7304
+    # The calendar feed refresh (calendar_feeds.refresh_due): one process at a time.
+    CALENDARS = 7305
 
 
 class LockTimeout(Exception):

@@ -14,7 +14,7 @@ from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, Range
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Prefetch, Q
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -587,6 +587,7 @@ class MessageKind(models.TextChoices):
     STAFF_MOVED = "staff_moved", _("Session moved (to staff)")
     WAITLIST_OFFER = "waitlist_offer", _("A time for someone on the waiting list")
     WAITLIST_JOINED = "waitlist_joined", _("Joined the waiting list")
+    CALENDAR_FEED = "calendar_feed", _("A staff calendar feed needs attention")
 
 
 class MessageChannel(models.TextChoices):
@@ -824,3 +825,62 @@ class WaitlistTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} on the waiting list, {self.day}: {self.joined} joined"
+
+
+class CalendarFeed(models.Model):
+    """The address of a staff member's published Outlook or Google calendar, and its health.
+
+    The address is a secret (anyone holding it reads the whole calendar): once saved it is never
+    shown in full, logged or put in a message. See appointments/calendar_feeds.py.
+    """
+
+    staff = models.OneToOneField(
+        StaffProfile, on_delete=models.CASCADE, related_name="busy_calendar"
+    )
+    address = models.CharField(max_length=2000)
+    # When this address was pasted: a feed never read successfully is stale two hours later.
+    address_set_at = models.DateTimeField(default=timezone.now)
+    # Health: the last attempt, the last success, and what went wrong since, in words.
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=300, blank=True)
+    last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The busy times stored from it (to skip rewriting them when nothing changed), and the
+    # events that decide busy times, however far ahead (to tell when the content last changed).
+    busy_hash = models.CharField(max_length=64, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    content_changed_at = models.DateTimeField(null=True, blank=True)
+    # The end of its last event, when that comes before the booking window's end.
+    data_ends_at = models.DateTimeField(null=True, blank=True)
+    # The problems the staff member and managers were emailed about, and since when (Unix
+    # microseconds): each problem is mailed once while it lasts.
+    warned = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("Outlook or Google calendar")
+
+    def __str__(self) -> str:
+        return f"Calendar of {self.staff}"
+
+
+class BusyTime(models.Model):
+    """A time a staff member's published calendar says they are busy: nothing else of the event
+    (no title, attendees or place) is kept. Rewritten by each refresh that changes it."""
+
+    staff = models.ForeignKey(StaffProfile, on_delete=models.CASCADE, related_name="busy_times")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="busy_time_ends_after_start"
+            )
+        ]
+        indexes = [models.Index(fields=["staff", "ends_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.staff} busy"

@@ -22,21 +22,27 @@ import time
 
 from django.db import DatabaseError, InterfaceError, connection
 
-from . import locks, messaging
+from . import calendar_feeds, locks, messaging
 from .waitlist import offer_open_times
 
 logger = logging.getLogger(__name__)
 
 
 def housekeeping() -> dict[str, int]:
-    """Waiting-list offers, reminders and follow-ups: the messages no request writes."""
+    """Waiting-list offers, reminders and follow-ups: the messages no request writes. Then the
+    staff calendar feeds not read for CALENDAR_REFRESH_MINUTES, a share each minute
+    (calendar_feeds.refresh_due, which holds its own lock: a `refresh_calendars --loop` process
+    may do it instead)."""
     offers = offer_open_times()
     messaging.retire_stale_calls()
-    return {
+    counts = {
         "offered": offers["offered"],
         "reminders": messaging.enqueue_reminders(),
         "follow_ups": messaging.enqueue_follow_ups(),
     }
+    calendars = calendar_feeds.refresh_due(spread=True)
+    counts["calendar_feeds_failed"] = calendars["failed"] if calendars else 0
+    return counts
 
 
 def one_pass(*, max_messages: int | None = None) -> dict[str, int] | None:

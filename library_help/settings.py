@@ -380,3 +380,14 @@ ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=365)
 # backups really do.
 BACKUP_RETENTION_DAYS = env.int("BACKUP_RETENTION_DAYS", default=30)
 AXES_VERBOSE = False  # no start-up banner on every command
+
+# Busy times from each staff member's published Outlook or Google calendar
+# (appointments/calendar_feeds.py): how often the worker reads every feed, and its limits.
+CALENDAR_REFRESH_MINUTES = env.int("CALENDAR_REFRESH_MINUTES", default=5)
+CALENDAR_FEED_MAX_BYTES = env.int("CALENDAR_FEED_MAX_BYTES", default=5 * 1024 * 1024)
+# Each connect and each read waits this long at most; a whole fetch, three times as long.
+CALENDAR_FEED_TIMEOUT_SECONDS = env.float("CALENDAR_FEED_TIMEOUT_SECONDS", default=10)
+# Whether "tentative" in Outlook keeps a staff member from being booked.
+CALENDAR_TENTATIVE_BLOCKS = env.bool("CALENDAR_TENTATIVE_BLOCKS", default=True)
+# Plain http to this machine's own addresses: for the tests' local server only.
+CALENDAR_FEEDS_ALLOW_LOOPBACK = env.bool("CALENDAR_FEEDS_ALLOW_LOOPBACK", default=False)

@@ -83,13 +83,14 @@ def add_class(field, css: str):
 def schedule_warnings(user) -> dict:
     """Booked sessions inside a closure or blocked time, for whoever sees them; and for
     managers, schedules broken before patrons notice (nothing to book, no hours set)."""
+    from appointments.calendar_feeds import feed_warnings
     from appointments.schedule_health import (
         booked_clashes,
         staff_without_hours,
         topics_without_open_time,
     )
 
-    warnings = {"clashes": booked_clashes(user)}
+    warnings = {"clashes": booked_clashes(user), "feeds": feed_warnings(user)}
     if user.is_superuser or user.has_perm("appointments.manage_all_schedules"):
         warnings |= {"topics": topics_without_open_time(), "staff": staff_without_hours()}
     return warnings

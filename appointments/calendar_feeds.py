@@ -47,6 +47,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from icalendar import Calendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
@@ -608,7 +609,12 @@ def store(feed: CalendarFeed, parsed: ParsedFeed, now: datetime) -> str:
         last_success_at=now,
         consecutive_failures=0,
         failing_since=None,
-        last_status=_("Read: %(count)s busy times ahead.") % {"count": len(parsed.busy)},
+        last_status=ngettext(
+            "Read: %(count)s busy time ahead.",
+            "Read: %(count)s busy times ahead.",
+            len(parsed.busy),
+        )
+        % {"count": len(parsed.busy)},
         last_http_status=200,
         busy_hash=new_hash,
         content_hash=parsed.content_hash,

@@ -187,8 +187,11 @@ def test_the_catalogue_is_complete_and_nothing_is_fuzzy(catalogue):
     assert not po.metadata_is_fuzzy
     assert [e.msgid for e in po.untranslated_entries()] == []
     assert [e.msgid for e in po.fuzzy_entries()] == []
+    forms = int(re.search(r"nplurals\s*=\s*(\d+)", po.metadata["Plural-Forms"]).group(1))
     for entry in po:
         if entry.msgid_plural:
+            # Every form the language has (Spanish has three), as `msgfmt -c` demands.
+            assert sorted(entry.msgstr_plural) == list(range(forms)), entry.msgid
             assert all(entry.msgstr_plural.values()), entry.msgid
 
 

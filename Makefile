@@ -38,6 +38,8 @@ db-stop:
 # date with the code and compiles it; `make messages LOCALE=fr` starts a new language. Needs GNU
 # gettext (apt-get install gettext). Commit both the .po and the .mo.
 MESSAGES_IGNORE := --ignore='.venv/*' --ignore='.pg/*' --ignore='tests/*' --ignore='scripts/*' --ignore='static/*'
+# Settings are read but no database is used: any DATABASE_URL will do.
+messages: export DATABASE_URL ?= postgres://unused/unused
 messages: install
 	$(PY) manage.py makemessages $(if $(LOCALE),--locale=$(LOCALE),--all) --add-location=file $(MESSAGES_IGNORE)
 	$(PY) manage.py compilemessages $(if $(LOCALE),--locale=$(LOCALE)) --ignore=.venv --ignore=.pg

@@ -216,10 +216,20 @@ def parse_slot_value(value: str) -> tuple[int, int | None, datetime] | None:
     return branch, (staff or None), start
 
 
+class OfferedTimeField(forms.ChoiceField):
+    """One of the week's offered times, checked against their values alone: a week can offer a
+    hundred, and Django's choices would copy and normalise each one's words on every page."""
+
+    offered: frozenset[str] = frozenset()
+
+    def valid_value(self, value) -> bool:
+        return value in self.offered
+
+
 class TimeChoiceForm(forms.Form):
     """One open time out of those offered. Rendered as radio buttons grouped by day."""
 
-    slot = forms.ChoiceField(
+    slot = OfferedTimeField(
         label=_("Choose a time"),
         widget=forms.RadioSelect,
         error_messages={
@@ -240,6 +250,7 @@ class TimeChoiceForm(forms.Form):
         # (branch id, start) -> whose held time it is: the desk booking for the holder.
         self.held: dict[tuple[int, datetime], str] = {}
         self._days = None
+        self._wording = None
         self.options = []
         seen = set()
         for slot in slots:
@@ -248,30 +259,41 @@ class TimeChoiceForm(forms.Form):
                 continue
             seen.add(value)
             self.options.append((value, slot))
-        self.fields["slot"].choices = [
-            (value, self.label_for(slot)) for value, slot in self.options
-        ]
+        self.fields["slot"].offered = frozenset(seen)
 
     def local(self, slot: Slot) -> datetime:
         return slot.start.astimezone(self.branches[slot.branch_id].tz)
 
+    @property
+    def held(self) -> dict[tuple[int, datetime], str]:
+        return self._held
+
+    @held.setter
+    def held(self, held: dict[tuple[int, datetime], str]) -> None:
+        self._held = held
+        self._labels: dict[Slot, str] = {}  # a held time's label says whose it is
+
     def label_for(self, slot: Slot) -> str:
+        """The words of a time's button, worked out once (a week can offer a hundred)."""
+        if (label := self._labels.get(slot)) is None:
+            label = self._labels[slot] = self._label(slot)
+        return label
+
+    def _label(self, slot: Slot) -> str:
+        if self._wording is None:  # looked up once per page, not once per time
+            self._wording = (
+                gettext("%(time)s with %(staff)s"),
+                gettext("%(time)s at %(branch)s"),
+                gettext("%(time)s (held for %(name)s)"),
+            )
+        with_staff, at_branch, held_for = self._wording
         label = format_time(self.local(slot))
         if not self.any_staff:
-            label = gettext("%(time)s with %(staff)s") % {
-                "time": label,
-                "staff": self.staff_names[slot.staff_id],
-            }
+            label = with_staff % {"time": label, "staff": self.staff_names[slot.staff_id]}
         if self.show_branch or len(self.branches) > 1:
-            label = gettext("%(time)s at %(branch)s") % {
-                "time": label,
-                "branch": self.branches[slot.branch_id].name,
-            }
+            label = at_branch % {"time": label, "branch": self.branches[slot.branch_id].name}
         if (slot.branch_id, slot.start) in self.held:
-            label = gettext("%(time)s (held for %(name)s)") % {
-                "time": label,
-                "name": self.held[slot.branch_id, slot.start],
-            }
+            label = held_for % {"time": label, "name": self.held[slot.branch_id, slot.start]}
         return label
 
     def days(self) -> list[tuple[date, str, list[tuple[str, str]]]]:

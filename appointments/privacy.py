@@ -30,9 +30,15 @@ from .reports import keep_waitlist_counts
 
 
 def _anonymise(appointments) -> int:
-    return appointments.exclude(patron=None, learning_goal="", limit_override_reason="").update(
-        patron=None, learning_goal="", limit_override_reason=""
-    )
+    """Keep a session's figures, nothing that points to the person: their language too (in a
+    small branch, "the one who booked in Spanish" can be enough)."""
+    gone = {
+        "patron": None,
+        "learning_goal": "",
+        "limit_override_reason": "",
+        "language": settings.LANGUAGE_CODE,
+    }
+    return appointments.exclude(**gone).update(**gone)
 
 
 @transaction.atomic

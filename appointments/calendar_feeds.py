@@ -134,14 +134,40 @@ def _is_loopback_name(host: str) -> bool:
         return False
 
 
+# NAT64's well-known prefix: 64:ff9b::a.b.c.d is IPv4 address a.b.c.d, reached through a
+# translator (an IPv6-only server's DNS64 answers with these).
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# NAT64 prefixes a network chooses for itself (RFC 8215): where the IPv4 address sits depends on
+# the prefix length chosen, so it cannot be read, and these are refused outright.
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
 def allowed_ip(text: str) -> bool:
     """A public address: none in a private, loopback, link-local, multicast, reserved or
-    otherwise special network (loopback only when the test setting allows it)."""
+    otherwise special network (loopback only when the test setting allows it).
+
+    IPv6 addresses that lead to an IPv4 address are judged by it: IPv4-mapped (::ffff:a.b.c.d)
+    and NAT64 (64:ff9b::a.b.c.d) ones are that address; 6to4 (2002::/16) and Teredo
+    (2001::/32) tunnel to the IPv4 addresses they carry (Teredo's server and client), which
+    must be public as well as the IPv6 address itself (never loopback, whatever the setting)."""
     ip = ipaddress.ip_address(text.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if ip.version == 6:
+        if ip in NAT64_LOCAL:
+            return False
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        else:
+            tunnelled = [ip.sixtofour] if ip.sixtofour else list(ip.teredo or ())
+            if not all(_public(inside) for inside in tunnelled):
+                return False
     if ip.is_loopback:
         return _loopback_allowed()
+    return _public(ip)
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     special = (
         ip.is_private
         or ip.is_link_local

@@ -287,12 +287,34 @@ def test_a_feed_that_answers_too_slowly_times_out(server, settings):
 
 @pytest.mark.parametrize(
     "target",
-    ["https://10.0.0.1/cal.ics", "https://169.254.169.254/latest/meta-data", "https://[fd00::1]/"],
+    [
+        "https://10.0.0.1/cal.ics",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fd00::1]/",
+        # IPv6 addresses that lead to a private or local IPv4 address: IPv4-mapped, NAT64...
+        "https://[::ffff:a9fe:a9fe]/latest/meta-data",
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+        "https://[64:ff9b:1::808:808]/",  # a network's own NAT64 prefix: never
+        # ...6to4 (169.254.169.254, and 127.0.0.1 even where loopback is allowed)...
+        "https://[2002:a9fe:a9fe::1]/latest/meta-data",
+        "https://[2002:7f00:1::1]/",
+        # ...and Teredo, whose client (10.0.0.1) or server (10.0.0.1) is private.
+        "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",
+        "https://[2001:0:a00:1:8000:63bf:f7f7:f7f7]/",
+    ],
 )
 def test_a_redirect_to_a_private_address_is_refused(server, target):
     url = server.serve("/moved.ics", b"", status=302, Location=target)
     with pytest.raises(FeedError, match="private or local network"):
         fetch(url)
+
+
+def test_ipv6_spellings_of_a_public_ipv4_address_are_judged_by_it():
+    # 8.8.8.8, as a dual-stack socket, DNS64 on an IPv6-only server, or 6to4 writes it.
+    for address in ("8.8.8.8", "::ffff:808:808", "64:ff9b::808:808", "2002:808:808::1"):
+        assert calendar_feeds.allowed_ip(address), address
+    for address in ("::ffff:a00:1", "64:ff9b::a00:1", "2002:a00:1::1", "2002:c0a8:101::1"):
+        assert not calendar_feeds.allowed_ip(address), address
 
 
 def test_too_many_redirects_are_refused(server):

@@ -16,9 +16,10 @@ resolved once, every address it gives is checked, and the connection is made to 
 address with the name sent as the Host header and for TLS (SNI and the certificate check): a
 name that answers differently a moment later (DNS rebinding) cannot steer us elsewhere.
 
-A feed that fails keeps its last good busy times (time is never freed silently); its health
-(last success, failures in a row, what went wrong in words) is kept on CalendarFeed, and the
-staff member and managers are warned on the admin home and, once per problem, by email.
+A feed that fails keeps its last good busy times (time is never freed silently: a calendar
+that had events and comes back with none at all counts as failing); its health (last success,
+failures in a row, what went wrong in words) is kept on CalendarFeed, and the staff member and
+managers are warned on the admin home and, once per problem, by email.
 """
 
 from __future__ import annotations
@@ -86,12 +87,18 @@ USER_AGENT = "LibraryHelp-calendar-reader/1.0"
 
 class FeedError(Exception):
     """A feed that could not be read, said in words fit for the staff member (never with the
-    address in them); `status` is the HTTP status when the server answered."""
+    address in them); `status` is the HTTP status when the server answered, `code` the
+    failure's kind when a warning names it at once (CAME_BACK_EMPTY)."""
 
-    def __init__(self, words: str, status: int | None = None):
+    def __init__(self, words: str, status: int | None = None, *, code: str = ""):
         super().__init__(words)
         self.words = words
         self.status = status
+        self.code = code
+
+
+# A feed that had events answered with none at all: the last good busy times are kept.
+CAME_BACK_EMPTY = "empty"
 
 
 # --- Fetching ------------------------------------------------------------------------------
@@ -318,6 +325,10 @@ class ParsedFeed:
     # When the feed's last event ends, if that is before the end of what was read.
     data_ends_at: datetime | None = None
 
+    @property
+    def has_events(self) -> bool:
+        return self.content_hash != NO_EVENTS
+
 
 def merge(intervals) -> list[tuple[datetime, datetime]]:
     merged: list[tuple[datetime, datetime]] = []
@@ -417,6 +428,10 @@ def _content_hash(data: bytes) -> str:
             if name and name.group(1).upper() in _CONTENT_PROPERTIES:
                 current.append(line)
     return hashlib.sha256(b"\n\n".join(sorted(events))).hexdigest()
+
+
+# The content hash of a calendar without a single event, however far back or ahead.
+NO_EVENTS = _content_hash(b"")
 
 
 def busy_hash(busy: list[tuple[datetime, datetime]]) -> str:
@@ -584,7 +599,10 @@ def refresh_feeds(feeds: list[CalendarFeed], *, now: datetime | None = None) -> 
                     feed, FeedError(_("The calendar could not be read (an error here).")), now
                 )
             else:
-                outcome = store(feed, future.result(), now)
+                try:
+                    outcome = store(feed, future.result(), now)
+                except FeedError as error:
+                    outcome = _failed(feed, error, now)
             counts[outcome] += 1
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -606,6 +624,7 @@ def _failed(feed: CalendarFeed, error: FeedError, now: datetime) -> str:
         failing_since=Coalesce(F("failing_since"), now),
         last_status=error.words[:300],
         last_http_status=error.status,
+        failure_code=error.code,
     )
     return "failed"
 
@@ -615,11 +634,25 @@ def store(feed: CalendarFeed, parsed: ParsedFeed, now: datetime) -> str:
     """Replace the staff member's busy times with these, in one transaction, if they changed.
 
     The staff member's row is locked first, as booking locks it before its re-check: a booking
-    either commits before the new busy times or sees them."""
+    either commits before the new busy times or sees them.
+
+    FeedError (CAME_BACK_EMPTY) if the calendar had events at its last good read and has none
+    at all now: publishing switched to another, empty calendar would otherwise free the staff
+    member's whole calendar without a word. A calendar that never had any (a new one) is
+    fine, and so is an empty one at a newly pasted address (which forgets the content)."""
     StaffProfile.objects.select_for_update().filter(pk=feed.staff_id).exists()
     current = CalendarFeed.objects.select_for_update().filter(pk=feed.pk).first()
     if current is None or current.address != feed.address:
         return "unchanged"  # removed or replaced while it was read: the new one is read next
+    if not parsed.has_events and current.content_hash not in ("", NO_EVENTS):
+        raise FeedError(
+            _(
+                "The calendar came back empty: publishing may have been switched to another "
+                "calendar."
+            ),
+            200,
+            code=CAME_BACK_EMPTY,
+        )
     new_hash = busy_hash(parsed.busy)
     changed = new_hash != current.busy_hash
     if changed:
@@ -642,6 +675,7 @@ def store(feed: CalendarFeed, parsed: ParsedFeed, now: datetime) -> str:
         )
         % {"count": len(parsed.busy)},
         last_http_status=200,
+        failure_code="",
         busy_hash=new_hash,
         content_hash=parsed.content_hash,
         content_changed_at=now if content_changed else current.content_changed_at,
@@ -716,7 +750,7 @@ def refresh_due(
 
 @dataclass(frozen=True)
 class Problem:
-    code: str  # gone, stale, unchanged, ends_early
+    code: str  # gone, empty, stale, unchanged, ends_early
     words: str
 
 
@@ -735,8 +769,20 @@ def problems(feed: CalendarFeed, now: datetime, *, days: int | None = None) -> l
                 % {"status": feed.last_http_status},
             )
         )
+    empty = feed.consecutive_failures and feed.failure_code == CAME_BACK_EMPTY
+    if empty:
+        found.append(
+            Problem(
+                CAME_BACK_EMPTY,
+                _(
+                    "The calendar came back empty, though it had events before: publishing may "
+                    "have been switched to another calendar. Publish the calendar in use and "
+                    "paste its address."
+                ),
+            )
+        )
     last = max(filter(None, [feed.last_success_at, feed.address_set_at]))
-    if not gone and last and now - last > STALE_AFTER:
+    if not (gone or empty) and last and now - last > STALE_AFTER:
         if feed.last_success_at:
             words = _("Not read since %(when)s. Last try: %(status)s") % {
                 "when": format_when(timezone.localtime(feed.last_success_at)),

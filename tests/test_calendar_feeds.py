@@ -394,6 +394,62 @@ def test_the_last_good_busy_times_survive_a_failing_feed(server, ana, topic):
     assert (10, 30) not in starts_on(topic, date(2027, 11, 2))
 
 
+def test_a_calendar_that_comes_back_empty_keeps_its_busy_times_and_warns(
+    server, ana, topic, client
+):
+    ana.user.email = "ana@library.example"
+    ana.user.save()
+    make_user(groups=["Managers"], email="boss@library.example")
+    feed = connect(ana, server.serve("/ana.ics", ics("recurring.ics")))
+    refresh_feed(feed, now=NOW)
+    kept = list(BusyTime.objects.values_list("starts_at", "ends_at"))
+    assert kept
+
+    # Publishing switched to another calendar, with nothing in it: a 200 answer, no events.
+    server.serve("/ana.ics", EMPTY)
+    feed.refresh_from_db()
+    later = NOW + timedelta(minutes=5)
+    assert refresh_feed(feed, now=later) == "failed"
+    assert list(BusyTime.objects.values_list("starts_at", "ends_at")) == kept
+    assert (10, 30) not in starts_on(topic, date(2027, 11, 2))
+    feed.refresh_from_db()
+    assert feed.consecutive_failures == 1
+    assert feed.last_success_at == NOW
+    assert feed.last_status.startswith("The calendar came back empty")
+    assert [p.code for p in problems(feed, later)] == ["empty"]
+    # Said once, not again as "not read since" when it lasts.
+    assert [p.code for p in problems(feed, later + timedelta(hours=3))] == ["empty"]
+
+    calendar_feeds.enqueue_warnings(now=later)
+    sent = Message.objects.filter(kind=MessageKind.CALENDAR_FEED)
+    assert sorted(sent.values_list("to", flat=True)) == [
+        "ana@library.example",
+        "boss@library.example",
+    ]
+    assert all("came back empty" in m.body for m in sent.all())
+    client.force_login(ana.user)
+    assert "came back empty" in client.get(reverse("admin:index")).content.decode()
+
+    # Published again: read as before, and the warning is over.
+    server.serve("/ana.ics", ics("recurring.ics"))
+    assert refresh_feed(feed, now=later + timedelta(minutes=5)) == "unchanged"
+    feed.refresh_from_db()
+    assert feed.consecutive_failures == 0
+    assert problems(feed, later + timedelta(minutes=5)) == []
+
+
+def test_a_new_calendar_with_nothing_in_it_yet_is_read(server, ana):
+    feed = connect(ana, server.serve("/ana.ics", EMPTY))
+    assert refresh_feed(feed, now=NOW) != "failed"
+    feed.refresh_from_db()
+    assert refresh_feed(feed, now=NOW + timedelta(minutes=5)) == "unchanged"
+    feed.refresh_from_db()
+    assert (feed.consecutive_failures, feed.last_http_status) == (0, 200)
+    assert feed.last_status == "Read: 0 busy times ahead."
+    assert problems(feed, NOW + timedelta(minutes=5)) == []
+    assert not BusyTime.objects.exists()
+
+
 def test_an_unchanged_feed_is_not_rewritten(server, ana):
     feed = connect(ana, server.serve("/ana.ics", ics("google.ics")))
     assert refresh_feed(feed, now=NOW) == "changed"

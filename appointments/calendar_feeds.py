@@ -40,6 +40,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import recurring_ical_events
+from dateutil.rrule import rrulestr
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -82,6 +83,12 @@ END_SLACK = timedelta(days=7)
 # Our own sessions, added to a staff member's calendar from our feed or an invitation, keep
 # our UID: they are sessions here already, not busy time.
 OWN_UID_SUFFIX = "@library-help"
+# Repeats of recurring events: at most this many in what is read, all events together (each
+# becomes an event to read, the costly part; a full calendar has a few thousand)...
+MAX_OCCURRENCES = 20_000
+# ...and at most this many worked out from each series' first up to the end of what is read,
+# all series together: about half a second (a daily meeting kept for twenty years is 7,300).
+MAX_REPEATS = 100_000
 USER_AGENT = "LibraryHelp-calendar-reader/1.0"
 
 
@@ -504,6 +511,52 @@ def _without_past_events(data: bytes, start: datetime) -> bytes:
     return _EVENT.sub(keep, data)
 
 
+def _walk_repeats(
+    calendar: Calendar, start: datetime, end: datetime, zone: zoneinfo.ZoneInfo
+) -> bool:
+    """FeedError if the recurring events repeat too often to be read; otherwise whether any
+    of them repeats after `end`.
+
+    recurring-ical-events has dateutil work out each series' repeats between two times as one
+    list, from the series' first one on: an event that repeats every minute or second
+    (FREQ=MINUTELY or SECONDLY, or long BYMINUTE and BYSECOND lists) would mean millions of
+    them, minutes of work and gigabytes, while the worker's messages wait. Here each rule's
+    repeats are walked one at a time, and counted, before that. Times are compared without
+    their zones, with a day to spare either side: this is a count, not the busy times."""
+    first = (start.astimezone(zone) - timedelta(days=1)).replace(tzinfo=None)
+    last = (end.astimezone(zone) + timedelta(days=1)).replace(tzinfo=None)
+    worked = inside = 0
+    continues = False
+    for event in calendar.walk("VEVENT"):
+        rules = event.get("RRULE")
+        if rules is None or "DTSTART" not in event:
+            continue
+        begins = event["DTSTART"].dt
+        if not isinstance(begins, datetime):
+            begins = datetime.combine(begins, time(0))
+        for rule in rules if isinstance(rules, list) else [rules]:
+            try:
+                repeats = rrulestr(
+                    rule.to_ical().decode(), dtstart=begins.replace(tzinfo=None), ignoretz=True
+                )
+            except (ValueError, TypeError, OverflowError):
+                continue  # a broken rule: recurring-ical-events leaves its series out
+            for moment in repeats:
+                if moment > last:
+                    continues = True
+                    break
+                worked += 1
+                inside += moment >= first
+                if worked > MAX_REPEATS or inside > MAX_OCCURRENCES:
+                    raise FeedError(
+                        _(
+                            "Too many repeating events to read: an event in the calendar may "
+                            "repeat every minute or every second."
+                        )
+                    )
+    return continues
+
+
 def parse_busy(
     data: bytes,
     *,
@@ -523,6 +576,7 @@ def parse_busy(
     if getattr(calendar, "name", "") != "VCALENDAR":
         raise FeedError(_("The address did not give a calendar (.ics) file."))
     try:
+        repeats_later = _walk_repeats(calendar, start, end, zone)
         query = recurring_ical_events.of(calendar, skip_bad_series=True)
         busy, last_end = [], None
         for event in query.between(start, end):
@@ -534,9 +588,10 @@ def parse_busy(
                 busy.append(interval)
         data_ends_at = None
         if last_end is not None and last_end < end - END_SLACK:
-            # Nothing in the last week read: is there anything later at all?
-            later = next(iter(query.after(end)), None)
-            data_ends_at = None if later is not None else last_end
+            # Nothing in the last week read: is there anything later at all? (A series that
+            # repeats later is: looking for it could mean working out a year of its repeats.)
+            later = repeats_later or next(iter(query.after(end)), None) is not None
+            data_ends_at = None if later else last_end
     except FeedError:
         raise
     except Exception as error:

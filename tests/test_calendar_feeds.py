@@ -241,6 +241,75 @@ def test_overlapping_busy_times_are_merged_and_nothing_else_is_kept():
     assert {f.name for f in BusyTime._meta.get_fields()} == {"id", "staff", "starts_at", "ends_at"}
 
 
+def with_repeating_event(
+    rule: str, first: datetime, length: str = "PT1S", calendar: str = "recurring.ics"
+) -> bytes:
+    """Ana's calendar (weekly meetings), and an event repeating by `rule` from `first` (on
+    Chicago's clock)."""
+    event = (
+        "BEGIN:VEVENT\r\nUID:often\r\nDTSTAMP:20270101T000000Z\r\n"
+        f"DTSTART;TZID=America/Chicago:{first:%Y%m%dT%H%M%S}\r\nDURATION:{length}\r\n"
+        f"RRULE:{rule}\r\nX-MICROSOFT-CDO-BUSYSTATUS:BUSY\r\nEND:VEVENT\r\n"
+    ).encode()
+    return ics(calendar).replace(b"END:VCALENDAR", event + b"END:VCALENDAR")
+
+
+EVERY_MINUTE_OF_THE_DAY = "FREQ=DAILY;BYHOUR={};BYMINUTE={}".format(
+    ",".join(map(str, range(24))), ",".join(map(str, range(60)))
+)
+
+
+@pytest.mark.parametrize(
+    "rule, first",
+    [
+        ("FREQ=MINUTELY", datetime(2027, 10, 25, 9)),  # from this morning on
+        ("FREQ=SECONDLY", datetime(2027, 10, 25, 9)),
+        ("FREQ=SECONDLY", datetime(2026, 10, 25, 9)),  # since a year ago
+        ("FREQ=MINUTELY;UNTIL=20270101T000000Z", datetime(2020, 1, 1)),  # long over
+        (EVERY_MINUTE_OF_THE_DAY, datetime(2027, 10, 25)),  # every minute, said otherwise
+    ],
+)
+def test_an_event_repeating_every_minute_or_second_is_refused_quickly(server, ana, rule, first):
+    feed = connect(ana, server.serve("/ana.ics", ics("recurring.ics")))
+    refresh_feed(feed, now=NOW)
+    kept = list(BusyTime.objects.values_list("starts_at", "ends_at"))
+    assert kept
+
+    server.serve("/ana.ics", with_repeating_event(rule, first))
+    feed.refresh_from_db()
+    started = time.monotonic()
+    assert refresh_feed(feed, now=NOW + timedelta(minutes=5)) == "failed"
+    assert time.monotonic() - started < 2
+    assert list(BusyTime.objects.values_list("starts_at", "ends_at")) == kept
+    feed.refresh_from_db()
+    assert feed.last_status.startswith("Too many repeating events to read")
+
+
+def test_long_running_series_are_read_and_one_too_dense_starting_later_costs_nothing():
+    # A stand-up every weekday since 2007, and a lunch break every day since 2012.
+    standup = with_repeating_event(
+        "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR", datetime(2007, 1, 1, 8), "PT30M"
+    )
+    lunch = b"BEGIN:VEVENT\r\nUID:lunch\r\nDTSTAMP:20270101T000000Z\r\n" + (
+        b"DTSTART;TZID=America/Chicago:20120102T123000\r\nDURATION:PT30M\r\n"
+        b"RRULE:FREQ=DAILY\r\nEND:VEVENT\r\n"
+    )
+    busy = parse_busy(
+        standup.replace(b"END:VCALENDAR", lunch + b"END:VCALENDAR"), start=START, end=END
+    ).busy
+    assert (chicago(2027, 11, 2, 8), chicago(2027, 11, 2, 8, 30)) in busy
+    assert (chicago(2027, 11, 6, 12, 30), chicago(2027, 11, 6, 13)) in busy
+    # Every second, but only from next spring, in a calendar whose meetings end in November:
+    # nothing of it in what is read, it is something later, and it is not worked out.
+    started = time.monotonic()
+    later = with_repeating_event("FREQ=SECONDLY", datetime(2028, 4, 1), calendar="outlook.ics")
+    parsed = parse_busy(later, start=START, end=END)
+    assert time.monotonic() - started < 2
+    assert parsed.busy == busy_of("outlook.ics")
+    assert parsed.data_ends_at is None
+    assert parse_busy(ics("outlook.ics"), start=START, end=END).data_ends_at is not None
+
+
 def test_something_that_is_not_a_calendar_is_refused():
     with pytest.raises(FeedError, match="did not give a calendar"):
         parse_busy(b"<html>Sign in</html>", start=START, end=END)

@@ -75,6 +75,7 @@ class CalendarFeedForm(forms.ModelForm):
             feed.consecutive_failures = 0
             feed.failing_since = None
             feed.last_http_status = None
+            feed.failure_code = ""
             feed.last_status = _("Waiting to be read (within a few minutes).")
             feed.content_hash = ""
             feed.data_ends_at = None

@@ -16,9 +16,10 @@ resolved once, every address it gives is checked, and the connection is made to 
 address with the name sent as the Host header and for TLS (SNI and the certificate check): a
 name that answers differently a moment later (DNS rebinding) cannot steer us elsewhere.
 
-A feed that fails keeps its last good busy times (time is never freed silently); its health
-(last success, failures in a row, what went wrong in words) is kept on CalendarFeed, and the
-staff member and managers are warned on the admin home and, once per problem, by email.
+A feed that fails keeps its last good busy times (time is never freed silently: a calendar
+that had events and comes back with none at all counts as failing); its health (last success,
+failures in a row, what went wrong in words) is kept on CalendarFeed, and the staff member and
+managers are warned on the admin home and, once per problem, by email.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import recurring_ical_events
+from dateutil.rrule import rrulestr
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -81,17 +83,29 @@ END_SLACK = timedelta(days=7)
 # Our own sessions, added to a staff member's calendar from our feed or an invitation, keep
 # our UID: they are sessions here already, not busy time.
 OWN_UID_SUFFIX = "@library-help"
+# Repeats of recurring events: at most this many in what is read, all events together (each
+# becomes an event to read, the costly part; a full calendar has a few thousand)...
+MAX_OCCURRENCES = 20_000
+# ...and at most this many worked out from each series' first up to the end of what is read,
+# all series together: about half a second (a daily meeting kept for twenty years is 7,300).
+MAX_REPEATS = 100_000
 USER_AGENT = "LibraryHelp-calendar-reader/1.0"
 
 
 class FeedError(Exception):
     """A feed that could not be read, said in words fit for the staff member (never with the
-    address in them); `status` is the HTTP status when the server answered."""
+    address in them); `status` is the HTTP status when the server answered, `code` the
+    failure's kind when a warning names it at once (CAME_BACK_EMPTY)."""
 
-    def __init__(self, words: str, status: int | None = None):
+    def __init__(self, words: str, status: int | None = None, *, code: str = ""):
         super().__init__(words)
         self.words = words
         self.status = status
+        self.code = code
+
+
+# A feed that had events answered with none at all: the last good busy times are kept.
+CAME_BACK_EMPTY = "empty"
 
 
 # --- Fetching ------------------------------------------------------------------------------
@@ -134,14 +148,40 @@ def _is_loopback_name(host: str) -> bool:
         return False
 
 
+# NAT64's well-known prefix: 64:ff9b::a.b.c.d is IPv4 address a.b.c.d, reached through a
+# translator (an IPv6-only server's DNS64 answers with these).
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# NAT64 prefixes a network chooses for itself (RFC 8215): where the IPv4 address sits depends on
+# the prefix length chosen, so it cannot be read, and these are refused outright.
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
 def allowed_ip(text: str) -> bool:
     """A public address: none in a private, loopback, link-local, multicast, reserved or
-    otherwise special network (loopback only when the test setting allows it)."""
+    otherwise special network (loopback only when the test setting allows it).
+
+    IPv6 addresses that lead to an IPv4 address are judged by it: IPv4-mapped (::ffff:a.b.c.d)
+    and NAT64 (64:ff9b::a.b.c.d) ones are that address; 6to4 (2002::/16) and Teredo
+    (2001::/32) tunnel to the IPv4 addresses they carry (Teredo's server and client), which
+    must be public as well as the IPv6 address itself (never loopback, whatever the setting)."""
     ip = ipaddress.ip_address(text.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if ip.version == 6:
+        if ip in NAT64_LOCAL:
+            return False
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        else:
+            tunnelled = [ip.sixtofour] if ip.sixtofour else list(ip.teredo or ())
+            if not all(_public(inside) for inside in tunnelled):
+                return False
     if ip.is_loopback:
         return _loopback_allowed()
+    return _public(ip)
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     special = (
         ip.is_private
         or ip.is_link_local
@@ -292,6 +332,10 @@ class ParsedFeed:
     # When the feed's last event ends, if that is before the end of what was read.
     data_ends_at: datetime | None = None
 
+    @property
+    def has_events(self) -> bool:
+        return self.content_hash != NO_EVENTS
+
 
 def merge(intervals) -> list[tuple[datetime, datetime]]:
     merged: list[tuple[datetime, datetime]] = []
@@ -393,6 +437,10 @@ def _content_hash(data: bytes) -> str:
     return hashlib.sha256(b"\n\n".join(sorted(events))).hexdigest()
 
 
+# The content hash of a calendar without a single event, however far back or ahead.
+NO_EVENTS = _content_hash(b"")
+
+
 def busy_hash(busy: list[tuple[datetime, datetime]]) -> str:
     text = "\n".join(f"{start.isoformat()}/{end.isoformat()}" for start, end in busy)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -463,6 +511,52 @@ def _without_past_events(data: bytes, start: datetime) -> bytes:
     return _EVENT.sub(keep, data)
 
 
+def _walk_repeats(
+    calendar: Calendar, start: datetime, end: datetime, zone: zoneinfo.ZoneInfo
+) -> bool:
+    """FeedError if the recurring events repeat too often to be read; otherwise whether any
+    of them repeats after `end`.
+
+    recurring-ical-events has dateutil work out each series' repeats between two times as one
+    list, from the series' first one on: an event that repeats every minute or second
+    (FREQ=MINUTELY or SECONDLY, or long BYMINUTE and BYSECOND lists) would mean millions of
+    them, minutes of work and gigabytes, while the worker's messages wait. Here each rule's
+    repeats are walked one at a time, and counted, before that. Times are compared without
+    their zones, with a day to spare either side: this is a count, not the busy times."""
+    first = (start.astimezone(zone) - timedelta(days=1)).replace(tzinfo=None)
+    last = (end.astimezone(zone) + timedelta(days=1)).replace(tzinfo=None)
+    worked = inside = 0
+    continues = False
+    for event in calendar.walk("VEVENT"):
+        rules = event.get("RRULE")
+        if rules is None or "DTSTART" not in event:
+            continue
+        begins = event["DTSTART"].dt
+        if not isinstance(begins, datetime):
+            begins = datetime.combine(begins, time(0))
+        for rule in rules if isinstance(rules, list) else [rules]:
+            try:
+                repeats = rrulestr(
+                    rule.to_ical().decode(), dtstart=begins.replace(tzinfo=None), ignoretz=True
+                )
+            except (ValueError, TypeError, OverflowError):
+                continue  # a broken rule: recurring-ical-events leaves its series out
+            for moment in repeats:
+                if moment > last:
+                    continues = True
+                    break
+                worked += 1
+                inside += moment >= first
+                if worked > MAX_REPEATS or inside > MAX_OCCURRENCES:
+                    raise FeedError(
+                        _(
+                            "Too many repeating events to read: an event in the calendar may "
+                            "repeat every minute or every second."
+                        )
+                    )
+    return continues
+
+
 def parse_busy(
     data: bytes,
     *,
@@ -482,6 +576,7 @@ def parse_busy(
     if getattr(calendar, "name", "") != "VCALENDAR":
         raise FeedError(_("The address did not give a calendar (.ics) file."))
     try:
+        repeats_later = _walk_repeats(calendar, start, end, zone)
         query = recurring_ical_events.of(calendar, skip_bad_series=True)
         busy, last_end = [], None
         for event in query.between(start, end):
@@ -493,9 +588,10 @@ def parse_busy(
                 busy.append(interval)
         data_ends_at = None
         if last_end is not None and last_end < end - END_SLACK:
-            # Nothing in the last week read: is there anything later at all?
-            later = next(iter(query.after(end)), None)
-            data_ends_at = None if later is not None else last_end
+            # Nothing in the last week read: is there anything later at all? (A series that
+            # repeats later is: looking for it could mean working out a year of its repeats.)
+            later = repeats_later or next(iter(query.after(end)), None) is not None
+            data_ends_at = None if later else last_end
     except FeedError:
         raise
     except Exception as error:
@@ -558,7 +654,10 @@ def refresh_feeds(feeds: list[CalendarFeed], *, now: datetime | None = None) -> 
                     feed, FeedError(_("The calendar could not be read (an error here).")), now
                 )
             else:
-                outcome = store(feed, future.result(), now)
+                try:
+                    outcome = store(feed, future.result(), now)
+                except FeedError as error:
+                    outcome = _failed(feed, error, now)
             counts[outcome] += 1
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -580,6 +679,7 @@ def _failed(feed: CalendarFeed, error: FeedError, now: datetime) -> str:
         failing_since=Coalesce(F("failing_since"), now),
         last_status=error.words[:300],
         last_http_status=error.status,
+        failure_code=error.code,
     )
     return "failed"
 
@@ -589,11 +689,25 @@ def store(feed: CalendarFeed, parsed: ParsedFeed, now: datetime) -> str:
     """Replace the staff member's busy times with these, in one transaction, if they changed.
 
     The staff member's row is locked first, as booking locks it before its re-check: a booking
-    either commits before the new busy times or sees them."""
+    either commits before the new busy times or sees them.
+
+    FeedError (CAME_BACK_EMPTY) if the calendar had events at its last good read and has none
+    at all now: publishing switched to another, empty calendar would otherwise free the staff
+    member's whole calendar without a word. A calendar that never had any (a new one) is
+    fine, and so is an empty one at a newly pasted address (which forgets the content)."""
     StaffProfile.objects.select_for_update().filter(pk=feed.staff_id).exists()
     current = CalendarFeed.objects.select_for_update().filter(pk=feed.pk).first()
     if current is None or current.address != feed.address:
         return "unchanged"  # removed or replaced while it was read: the new one is read next
+    if not parsed.has_events and current.content_hash not in ("", NO_EVENTS):
+        raise FeedError(
+            _(
+                "The calendar came back empty: publishing may have been switched to another "
+                "calendar."
+            ),
+            200,
+            code=CAME_BACK_EMPTY,
+        )
     new_hash = busy_hash(parsed.busy)
     changed = new_hash != current.busy_hash
     if changed:
@@ -616,6 +730,7 @@ def store(feed: CalendarFeed, parsed: ParsedFeed, now: datetime) -> str:
         )
         % {"count": len(parsed.busy)},
         last_http_status=200,
+        failure_code="",
         busy_hash=new_hash,
         content_hash=parsed.content_hash,
         content_changed_at=now if content_changed else current.content_changed_at,
@@ -690,7 +805,7 @@ def refresh_due(
 
 @dataclass(frozen=True)
 class Problem:
-    code: str  # gone, stale, unchanged, ends_early
+    code: str  # gone, empty, stale, unchanged, ends_early
     words: str
 
 
@@ -709,8 +824,20 @@ def problems(feed: CalendarFeed, now: datetime, *, days: int | None = None) -> l
                 % {"status": feed.last_http_status},
             )
         )
+    empty = feed.consecutive_failures and feed.failure_code == CAME_BACK_EMPTY
+    if empty:
+        found.append(
+            Problem(
+                CAME_BACK_EMPTY,
+                _(
+                    "The calendar came back empty, though it had events before: publishing may "
+                    "have been switched to another calendar. Publish the calendar in use and "
+                    "paste its address."
+                ),
+            )
+        )
     last = max(filter(None, [feed.last_success_at, feed.address_set_at]))
-    if not gone and last and now - last > STALE_AFTER:
+    if not (gone or empty) and last and now - last > STALE_AFTER:
         if feed.last_success_at:
             words = _("Not read since %(when)s. Last try: %(status)s") % {
                 "when": format_when(timezone.localtime(feed.last_success_at)),

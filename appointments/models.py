@@ -847,6 +847,9 @@ class CalendarFeed(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     last_status = models.CharField(max_length=300, blank=True)
     last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What kind of failure the last one was, when it is warned of at once ("empty": a calendar
+    # that had events came back with none); blank for the others.
+    failure_code = models.CharField(max_length=20, blank=True)
     # The busy times stored from it (to skip rewriting them when nothing changed), and the
     # events that decide busy times, however far ahead (to tell when the content last changed).
     busy_hash = models.CharField(max_length=64, blank=True)

@@ -241,6 +241,75 @@ def test_overlapping_busy_times_are_merged_and_nothing_else_is_kept():
     assert {f.name for f in BusyTime._meta.get_fields()} == {"id", "staff", "starts_at", "ends_at"}
 
 
+def with_repeating_event(
+    rule: str, first: datetime, length: str = "PT1S", calendar: str = "recurring.ics"
+) -> bytes:
+    """Ana's calendar (weekly meetings), and an event repeating by `rule` from `first` (on
+    Chicago's clock)."""
+    event = (
+        "BEGIN:VEVENT\r\nUID:often\r\nDTSTAMP:20270101T000000Z\r\n"
+        f"DTSTART;TZID=America/Chicago:{first:%Y%m%dT%H%M%S}\r\nDURATION:{length}\r\n"
+        f"RRULE:{rule}\r\nX-MICROSOFT-CDO-BUSYSTATUS:BUSY\r\nEND:VEVENT\r\n"
+    ).encode()
+    return ics(calendar).replace(b"END:VCALENDAR", event + b"END:VCALENDAR")
+
+
+EVERY_MINUTE_OF_THE_DAY = "FREQ=DAILY;BYHOUR={};BYMINUTE={}".format(
+    ",".join(map(str, range(24))), ",".join(map(str, range(60)))
+)
+
+
+@pytest.mark.parametrize(
+    "rule, first",
+    [
+        ("FREQ=MINUTELY", datetime(2027, 10, 25, 9)),  # from this morning on
+        ("FREQ=SECONDLY", datetime(2027, 10, 25, 9)),
+        ("FREQ=SECONDLY", datetime(2026, 10, 25, 9)),  # since a year ago
+        ("FREQ=MINUTELY;UNTIL=20270101T000000Z", datetime(2020, 1, 1)),  # long over
+        (EVERY_MINUTE_OF_THE_DAY, datetime(2027, 10, 25)),  # every minute, said otherwise
+    ],
+)
+def test_an_event_repeating_every_minute_or_second_is_refused_quickly(server, ana, rule, first):
+    feed = connect(ana, server.serve("/ana.ics", ics("recurring.ics")))
+    refresh_feed(feed, now=NOW)
+    kept = list(BusyTime.objects.values_list("starts_at", "ends_at"))
+    assert kept
+
+    server.serve("/ana.ics", with_repeating_event(rule, first))
+    feed.refresh_from_db()
+    started = time.monotonic()
+    assert refresh_feed(feed, now=NOW + timedelta(minutes=5)) == "failed"
+    assert time.monotonic() - started < 2
+    assert list(BusyTime.objects.values_list("starts_at", "ends_at")) == kept
+    feed.refresh_from_db()
+    assert feed.last_status.startswith("Too many repeating events to read")
+
+
+def test_long_running_series_are_read_and_one_too_dense_starting_later_costs_nothing():
+    # A stand-up every weekday since 2007, and a lunch break every day since 2012.
+    standup = with_repeating_event(
+        "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR", datetime(2007, 1, 1, 8), "PT30M"
+    )
+    lunch = b"BEGIN:VEVENT\r\nUID:lunch\r\nDTSTAMP:20270101T000000Z\r\n" + (
+        b"DTSTART;TZID=America/Chicago:20120102T123000\r\nDURATION:PT30M\r\n"
+        b"RRULE:FREQ=DAILY\r\nEND:VEVENT\r\n"
+    )
+    busy = parse_busy(
+        standup.replace(b"END:VCALENDAR", lunch + b"END:VCALENDAR"), start=START, end=END
+    ).busy
+    assert (chicago(2027, 11, 2, 8), chicago(2027, 11, 2, 8, 30)) in busy
+    assert (chicago(2027, 11, 6, 12, 30), chicago(2027, 11, 6, 13)) in busy
+    # Every second, but only from next spring, in a calendar whose meetings end in November:
+    # nothing of it in what is read, it is something later, and it is not worked out.
+    started = time.monotonic()
+    later = with_repeating_event("FREQ=SECONDLY", datetime(2028, 4, 1), calendar="outlook.ics")
+    parsed = parse_busy(later, start=START, end=END)
+    assert time.monotonic() - started < 2
+    assert parsed.busy == busy_of("outlook.ics")
+    assert parsed.data_ends_at is None
+    assert parse_busy(ics("outlook.ics"), start=START, end=END).data_ends_at is not None
+
+
 def test_something_that_is_not_a_calendar_is_refused():
     with pytest.raises(FeedError, match="did not give a calendar"):
         parse_busy(b"<html>Sign in</html>", start=START, end=END)
@@ -287,12 +356,34 @@ def test_a_feed_that_answers_too_slowly_times_out(server, settings):
 
 @pytest.mark.parametrize(
     "target",
-    ["https://10.0.0.1/cal.ics", "https://169.254.169.254/latest/meta-data", "https://[fd00::1]/"],
+    [
+        "https://10.0.0.1/cal.ics",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fd00::1]/",
+        # IPv6 addresses that lead to a private or local IPv4 address: IPv4-mapped, NAT64...
+        "https://[::ffff:a9fe:a9fe]/latest/meta-data",
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+        "https://[64:ff9b:1::808:808]/",  # a network's own NAT64 prefix: never
+        # ...6to4 (169.254.169.254, and 127.0.0.1 even where loopback is allowed)...
+        "https://[2002:a9fe:a9fe::1]/latest/meta-data",
+        "https://[2002:7f00:1::1]/",
+        # ...and Teredo, whose client (10.0.0.1) or server (10.0.0.1) is private.
+        "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",
+        "https://[2001:0:a00:1:8000:63bf:f7f7:f7f7]/",
+    ],
 )
 def test_a_redirect_to_a_private_address_is_refused(server, target):
     url = server.serve("/moved.ics", b"", status=302, Location=target)
     with pytest.raises(FeedError, match="private or local network"):
         fetch(url)
+
+
+def test_ipv6_spellings_of_a_public_ipv4_address_are_judged_by_it():
+    # 8.8.8.8, as a dual-stack socket, DNS64 on an IPv6-only server, or 6to4 writes it.
+    for address in ("8.8.8.8", "::ffff:808:808", "64:ff9b::808:808", "2002:808:808::1"):
+        assert calendar_feeds.allowed_ip(address), address
+    for address in ("::ffff:a00:1", "64:ff9b::a00:1", "2002:a00:1::1", "2002:c0a8:101::1"):
+        assert not calendar_feeds.allowed_ip(address), address
 
 
 def test_too_many_redirects_are_refused(server):
@@ -370,6 +461,62 @@ def test_the_last_good_busy_times_survive_a_failing_feed(server, ana, topic):
     assert feed.last_success_at == NOW
     assert feed.last_status == "The address did not give a calendar (.ics) file."
     assert (10, 30) not in starts_on(topic, date(2027, 11, 2))
+
+
+def test_a_calendar_that_comes_back_empty_keeps_its_busy_times_and_warns(
+    server, ana, topic, client
+):
+    ana.user.email = "ana@library.example"
+    ana.user.save()
+    make_user(groups=["Managers"], email="boss@library.example")
+    feed = connect(ana, server.serve("/ana.ics", ics("recurring.ics")))
+    refresh_feed(feed, now=NOW)
+    kept = list(BusyTime.objects.values_list("starts_at", "ends_at"))
+    assert kept
+
+    # Publishing switched to another calendar, with nothing in it: a 200 answer, no events.
+    server.serve("/ana.ics", EMPTY)
+    feed.refresh_from_db()
+    later = NOW + timedelta(minutes=5)
+    assert refresh_feed(feed, now=later) == "failed"
+    assert list(BusyTime.objects.values_list("starts_at", "ends_at")) == kept
+    assert (10, 30) not in starts_on(topic, date(2027, 11, 2))
+    feed.refresh_from_db()
+    assert feed.consecutive_failures == 1
+    assert feed.last_success_at == NOW
+    assert feed.last_status.startswith("The calendar came back empty")
+    assert [p.code for p in problems(feed, later)] == ["empty"]
+    # Said once, not again as "not read since" when it lasts.
+    assert [p.code for p in problems(feed, later + timedelta(hours=3))] == ["empty"]
+
+    calendar_feeds.enqueue_warnings(now=later)
+    sent = Message.objects.filter(kind=MessageKind.CALENDAR_FEED)
+    assert sorted(sent.values_list("to", flat=True)) == [
+        "ana@library.example",
+        "boss@library.example",
+    ]
+    assert all("came back empty" in m.body for m in sent.all())
+    client.force_login(ana.user)
+    assert "came back empty" in client.get(reverse("admin:index")).content.decode()
+
+    # Published again: read as before, and the warning is over.
+    server.serve("/ana.ics", ics("recurring.ics"))
+    assert refresh_feed(feed, now=later + timedelta(minutes=5)) == "unchanged"
+    feed.refresh_from_db()
+    assert feed.consecutive_failures == 0
+    assert problems(feed, later + timedelta(minutes=5)) == []
+
+
+def test_a_new_calendar_with_nothing_in_it_yet_is_read(server, ana):
+    feed = connect(ana, server.serve("/ana.ics", EMPTY))
+    assert refresh_feed(feed, now=NOW) != "failed"
+    feed.refresh_from_db()
+    assert refresh_feed(feed, now=NOW + timedelta(minutes=5)) == "unchanged"
+    feed.refresh_from_db()
+    assert (feed.consecutive_failures, feed.last_http_status) == (0, 200)
+    assert feed.last_status == "Read: 0 busy times ahead."
+    assert problems(feed, NOW + timedelta(minutes=5)) == []
+    assert not BusyTime.objects.exists()
 
 
 def test_an_unchanged_feed_is_not_rewritten(server, ana):

@@ -143,12 +143,7 @@ def reports(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "desk/reports.html", context, status=400)
     scope = form.scope()
-    report = build_report(
-        scope,
-        branches=list(form.options["branch"].values()),
-        topics=list(form.options["topic"].values()),
-        staff=list(form.options["staff"].values()),
-    )
+    report = _report(form, scope)
     query = request.GET.copy()
     query["period"], query["start"], query["end"] = CUSTOM, scope.start, scope.end
     context.update(
@@ -164,6 +159,16 @@ def reports(request: HttpRequest) -> HttpResponse:
         },
     )
     return render(request, "desk/reports.html", context)
+
+
+def _report(form, scope):
+    """The report for a valid form, with the names its filter lists already loaded."""
+    return build_report(
+        scope,
+        branches=list(form.options["branch"].values()),
+        topics=list(form.options["topic"].values()),
+        staff=list(form.options["staff"].values()),
+    )
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -184,12 +189,7 @@ def report_csv(request: HttpRequest, table: str) -> HttpResponse:
     if not form.is_valid():
         return redirect(reverse("appointments:reports") + "?" + request.GET.urlencode())
     scope = form.scope()
-    report = build_report(
-        scope,
-        branches=list(form.options["branch"].values()),
-        topics=list(form.options["topic"].values()),
-        staff=list(form.options["staff"].values()),
-    )
+    report = _report(form, scope)
     if table not in report.tables:
         raise Http404
     chosen = report.tables[table]

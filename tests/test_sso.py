@@ -10,6 +10,7 @@ import pytest
 import requests
 from axes.models import AccessAttempt, AccessLog
 from django.contrib.auth.models import Group, User
+from django.test import Client
 
 from appointments.access import DESK, LIBRARIANS, MANAGERS, sync_groups
 from library_help.sso.models import LinkedIdentity, RoleMapping
@@ -43,7 +44,7 @@ def sso(provider, settings, db, monkeypatch):
     return provider
 
 
-def to_provider_and_back(client, provider, sub, *, tamper_state=False, **claims):
+def to_provider_and_back(client, provider, sub, *, tamper_state=False, tamper_code=False, **claims):
     """What the browser does: our start page, the provider's page (where `sub` signs in), and
     back to our callback with the provider's answer."""
     provider.sign_in_as(sub, **claims)
@@ -55,6 +56,8 @@ def to_provider_and_back(client, provider, sub, *, tamper_state=False, **claims)
     query = dict(parse_qsl(back.query))
     if tamper_state:
         query["state"] = query["state"][:-4] + "AAAA"
+    if tamper_code:
+        query["code"] = query["code"][:-4] + "AAAA"
     return client.get(back.path + "?" + urlencode(query))
 
 
@@ -245,23 +248,53 @@ def test_without_a_provider_nothing_of_sso_shows(settings, db, client, admin_cli
     assert "Single sign-on" not in admin_client.get("/admin/").content.decode()
 
 
-def test_tampered_state_is_refused_and_counts_as_a_failed_login(sso, client, settings):
+def test_stray_callbacks_lock_no_one_out(sso, client, settings):
+    """Any page can make a browser fetch the callback (an <img>), and all staff at a branch
+    share one outside address: a callback that answers no sign-in of its own session is shown
+    the "start again" page and counts against no one."""
+    settings.AXES_FAILURE_LIMIT = 2
+    for query in [
+        "",
+        "?code=anything&state=made-up",
+        "?error=access_denied&state=made-up",
+        "?code=anything&state=",
+    ]:
+        # Other browsers at the branch, with no sign-in under way.
+        response = Client().get("/sso/library/callback/" + query)
+        assert response.status_code == 403
+        assert "Please try again from the start" in response.content.decode()
+    # And the staff member's own, before they sign in.
+    client.get("/sso/library/callback/?code=anything&state=made-up")
+
+    assert not AccessAttempt.objects.exists()
+    response = to_provider_and_back(client, sso, "sub-7", groups=["circulation"])
+    assert response.status_code == 302
+    assert signed_in_user(client) == User.objects.get(sso_identities__subject="sub-7")
+
+
+def test_tampered_state_is_refused_without_counting(sso, client, settings):
+    """A state this session never stored answers no sign-in of it, whatever else it carries."""
     settings.AXES_FAILURE_LIMIT = 2
 
-    response = to_provider_and_back(client, sso, "sub-7", tamper_state=True, groups=["circulation"])
+    for _ in range(3):
+        response = to_provider_and_back(
+            client, sso, "sub-7", tamper_state=True, groups=["circulation"]
+        )
+        assert response.status_code == 403
+        assert "We could not confirm your Library Account sign-in" in response.content.decode()
 
-    assert response.status_code == 403
-    assert "We could not confirm your Library Account sign-in" in response.content.decode()
     assert signed_in_user(client) is None
     assert not User.objects.filter(sso_identities__subject="sub-7").exists()
-    assert AccessAttempt.objects.get(username="sso:library").failures_since_start == 1
+    assert not AccessAttempt.objects.exists()
+    assert to_provider_and_back(client, sso, "sub-7", groups=["circulation"]).status_code == 302
 
-    # The second failure locks this client out, and then even a good sign-in is refused.
-    response = to_provider_and_back(client, sso, "sub-7", tamper_state=True, groups=["circulation"])
-    assert response.status_code == settings.AXES_HTTP_RESPONSE_CODE
-    assert "Sign-in paused" in response.content.decode()
-    assert client.get("/sso/library/start/").status_code == settings.AXES_HTTP_RESPONSE_CODE
+
+def test_refused_code_counts_as_a_failed_login(sso, client):
+    response = to_provider_and_back(client, sso, "sub-14", tamper_code=True, groups=["circulation"])
+
+    assert response.status_code == 403
     assert signed_in_user(client) is None
+    assert AccessAttempt.objects.get(username="sso:library").failures_since_start == 1
 
 
 def test_id_token_signed_with_a_key_the_provider_never_published_is_refused(sso, client):
@@ -274,6 +307,22 @@ def test_id_token_signed_with_a_key_the_provider_never_published_is_refused(sso,
     assert AccessAttempt.objects.get(username="sso:library").failures_since_start == 1
 
 
+def test_bad_id_tokens_lock_the_client_out(sso, client, settings):
+    """The answer to this session's own sign-in that does not check out still counts: the
+    second locks this client out, and then even a good sign-in is refused."""
+    settings.AXES_FAILURE_LIMIT = 2
+    sso.sign_with_unpublished_key = True
+    to_provider_and_back(client, sso, "sub-8", groups=["circulation"])
+
+    response = to_provider_and_back(client, sso, "sub-8", groups=["circulation"])
+
+    assert response.status_code == settings.AXES_HTTP_RESPONSE_CODE
+    assert "Sign-in paused" in response.content.decode()
+    sso.sign_with_unpublished_key = False
+    assert client.get("/sso/library/start/").status_code == settings.AXES_HTTP_RESPONSE_CODE
+    assert signed_in_user(client) is None
+
+
 def test_id_token_meant_for_another_application_is_refused(sso, client):
     sso.op.audience = "another-app"
 
@@ -282,6 +331,7 @@ def test_id_token_meant_for_another_application_is_refused(sso, client):
     assert response.status_code == 403
     assert signed_in_user(client) is None
     assert not User.objects.filter(sso_identities__subject="sub-11").exists()
+    assert AccessAttempt.objects.get(username="sso:library").failures_since_start == 1
 
 
 def test_account_locked_by_wrong_passwords_cannot_sign_in_by_sso(sso, client, settings):

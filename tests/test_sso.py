@@ -3,12 +3,14 @@ that the tests run on 127.0.0.1 (tests/oidc_provider.py)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
 from axes.models import AccessAttempt, AccessLog
+from django.apps import apps
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
@@ -18,12 +20,14 @@ from library_help.sso.models import LinkedIdentity, RoleMapping
 from .oidc_provider import LocalProvider
 
 CALLBACK = "http://testserver/sso/library/callback/"
+# A second provider entry (another key, the same test provider behind it).
+BRANCH_CALLBACK = "http://testserver/sso/branch/callback/"
 
 
 @pytest.fixture(scope="module")
 def provider():
     provider = LocalProvider()
-    provider.redirect_uris.append(CALLBACK)
+    provider.redirect_uris.extend([CALLBACK, BRANCH_CALLBACK])
     yield provider
     provider.stop()
 
@@ -38,17 +42,21 @@ def sso(provider, settings, db, monkeypatch):
     provider.op.audience = None
     sync_groups()
     RoleMapping.objects.create(
-        claim_value="reference-staff", group=Group.objects.get(name=LIBRARIANS)
+        provider="library", claim_value="reference-staff", group=Group.objects.get(name=LIBRARIANS)
     )
-    RoleMapping.objects.create(claim_value="circulation", group=Group.objects.get(name=DESK))
+    RoleMapping.objects.create(
+        provider="library", claim_value="circulation", group=Group.objects.get(name=DESK)
+    )
     return provider
 
 
-def to_provider_and_back(client, provider, sub, *, tamper_state=False, tamper_code=False, **claims):
+def to_provider_and_back(
+    client, provider, sub, *, key="library", tamper_state=False, tamper_code=False, **claims
+):
     """What the browser does: our start page, the provider's page (where `sub` signs in), and
     back to our callback with the provider's answer."""
     provider.sign_in_as(sub, **claims)
-    start = client.get("/sso/library/start/")
+    start = client.get(f"/sso/{key}/start/")
     assert start.status_code == 302, start.content
     at_provider = requests.get(start["Location"], allow_redirects=False, timeout=10)
     assert at_provider.status_code == 302, at_provider.text
@@ -213,13 +221,15 @@ def test_managers_edit_the_mapping_and_only_superusers_link_accounts(sso, client
     response = client.post(
         "/admin/sso/rolemapping/add/",
         {
+            "provider": "library",
             "claim_value": "branch-managers",
             "group": Group.objects.get(name=MANAGERS).pk,
             "note": "",
         },
     )
     assert response.status_code == 302
-    assert RoleMapping.objects.filter(claim_value="branch-managers").exists()
+    assert RoleMapping.objects.filter(provider="library", claim_value="branch-managers").exists()
+    assert "Library Account" in client.get("/admin/sso/rolemapping/").content.decode()
     assert client.get("/admin/sso/linkedidentity/add/").status_code == 403
 
 
@@ -424,3 +434,44 @@ def test_entra_google_and_okta_are_configured_from_the_environment(monkeypatch, 
     page = client.get("/admin/login/").content.decode()
     for name in ("Microsoft", "Google", "Okta"):
         assert f"Sign in with {name}" in page
+
+
+def test_mapping_of_one_provider_gives_no_role_through_another(sso, client, settings, provider):
+    """Another provider's "reference-staff" is another group, run by other people."""
+    settings.SSO_PROVIDERS = [provider.settings(), provider.settings("branch", "Branch Account")]
+    RoleMapping.objects.create(
+        provider="branch", claim_value="branch-desk", group=Group.objects.get(name=DESK)
+    )
+
+    response = to_provider_and_back(
+        client, sso, "sub-15", key="branch", groups=["reference-staff", "circulation"]
+    )
+
+    assert response.status_code == 403
+    assert "no role in Library Help yet" in response.content.decode()
+    newcomer = User.objects.get(sso_identities__subject="sub-15")
+    assert roles(newcomer) == set() and not newcomer.is_staff
+
+    response = to_provider_and_back(
+        client, sso, "sub-15", key="branch", groups=["reference-staff", "branch-desk"]
+    )
+
+    assert response.status_code == 302
+    assert roles(newcomer) == {DESK}
+
+
+def test_mappings_made_before_providers_go_to_the_one_that_sends_groups(sso, settings, provider):
+    migration = importlib.import_module("library_help.sso.migrations.0003_rolemapping_provider")
+    RoleMapping.objects.update(provider="")
+    google = {**provider.settings("google", "Google"), "groups_claim": ""}
+    settings.SSO_PROVIDERS = [provider.settings(), provider.settings("branch"), google]
+
+    migration.to_the_provider_that_sends_groups(apps, None)
+
+    # Two providers send groups: which one a mapping was meant for is a manager's call.
+    assert set(RoleMapping.objects.values_list("provider", flat=True)) == {""}
+    settings.SSO_PROVIDERS = [provider.settings(), google]
+
+    migration.to_the_provider_that_sends_groups(apps, None)
+
+    assert set(RoleMapping.objects.values_list("provider", flat=True)) == {"library"}

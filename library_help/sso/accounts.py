@@ -4,6 +4,9 @@ The account is found by (issuer, subject) alone. An email address is never used 
 existing account: providers let people change their own email, and matching on it would let
 one account take over another. When a first sign-in brings an email address that an account
 here already has, it is refused and a superuser links the two by hand (admin: linked sign-ins).
+
+A group-to-role mapping belongs to one provider: a group called "staff" at one provider says
+nothing about a group of that name (or ID) at another.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def _find_or_make_user(provider: Provider, claims: dict, granted: set[Group] | N
         if granted is None:
             _log_missing_groups(provider, claims, user)
         else:
-            apply_roles(user, granted)
+            apply_roles(provider, user, granted)
         LinkedIdentity.objects.filter(pk=identity.pk).update(last_sign_in=timezone.now())
     return user
 
@@ -90,13 +93,19 @@ def mapped_roles(provider: Provider, claims: dict) -> set[Group] | None:
         values = [values]
     if not isinstance(values, list):
         return None
-    return set(Group.objects.filter(sso_mappings__claim_value__in=[str(v) for v in values]))
+    # One filter(): provider and value must be those of the same mapping.
+    return set(
+        Group.objects.filter(
+            sso_mappings__provider=provider.key,
+            sso_mappings__claim_value__in=[str(v) for v in values],
+        )
+    )
 
 
-def apply_roles(user, granted: set[Group]) -> None:
-    """Give the mapped roles the provider grants and take away the mapped ones it does not;
-    roles no mapping mentions stay as the admin left them."""
-    mapped = set(Group.objects.filter(sso_mappings__isnull=False))
+def apply_roles(provider: Provider, user, granted: set[Group]) -> None:
+    """Give the roles this provider's mappings grant and take away the ones they do not; roles
+    no mapping of this provider mentions stay as the admin (or another provider) left them."""
+    mapped = set(Group.objects.filter(sso_mappings__provider=provider.key))
     held = set(user.groups.all())
     user.groups.remove(*((mapped - granted) & held))
     user.groups.add(*(granted - held))

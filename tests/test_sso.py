@@ -84,6 +84,7 @@ def test_new_staff_member_gets_the_mapped_roles(sso, client):
         sso,
         "entra-oid-1",
         email="ana@library.example",
+        email_verified=True,
         given_name="Ana",
         family_name="P.",
         groups=["reference-staff", "all-staff"],
@@ -112,7 +113,12 @@ def test_new_staff_member_gets_the_mapped_roles(sso, client):
 
 def test_changed_groups_change_roles_at_the_next_sign_in(sso, client):
     to_provider_and_back(
-        client, sso, "sub-2", email="ben@library.example", groups=["reference-staff"]
+        client,
+        sso,
+        "sub-2",
+        email="ben@library.example",
+        email_verified=True,
+        groups=["reference-staff"],
     )
     ben = User.objects.get(username="ben@library.example")
     # A role no mapping mentions is the admin's to give and stays.
@@ -120,7 +126,12 @@ def test_changed_groups_change_roles_at_the_next_sign_in(sso, client):
     client.logout()
 
     response = to_provider_and_back(
-        client, sso, "sub-2", email="ben@library.example", groups=["circulation"]
+        client,
+        sso,
+        "sub-2",
+        email="ben@library.example",
+        email_verified=True,
+        groups=["circulation"],
     )
 
     assert response.status_code == 302
@@ -129,7 +140,14 @@ def test_changed_groups_change_roles_at_the_next_sign_in(sso, client):
 
 
 def test_missing_groups_claim_leaves_roles_as_they_are_and_is_logged(sso, client, caplog):
-    to_provider_and_back(client, sso, "sub-3", email="cy@library.example", groups=["circulation"])
+    to_provider_and_back(
+        client,
+        sso,
+        "sub-3",
+        email="cy@library.example",
+        email_verified=True,
+        groups=["circulation"],
+    )
     cy = User.objects.get(username="cy@library.example")
     client.logout()
 
@@ -140,6 +158,7 @@ def test_missing_groups_claim_leaves_roles_as_they_are_and_is_logged(sso, client
             sso,
             "sub-3",
             email="cy@library.example",
+            email_verified=True,
             _claim_names={"groups": "src1"},
             _claim_sources={"src1": {"endpoint": "https://graph.example/getMemberObjects"}},
         )
@@ -179,7 +198,12 @@ def test_local_account_with_the_same_email_is_not_taken_over(sso, client):
     users_before = User.objects.count()
 
     response = to_provider_and_back(
-        client, sso, "sub-5", email="ana@library.example", groups=["circulation"]
+        client,
+        sso,
+        "sub-5",
+        email="ana@library.example",
+        email_verified=True,
+        groups=["circulation"],
     )
 
     assert response.status_code == 403
@@ -430,6 +454,12 @@ def test_entra_google_and_okta_are_configured_from_the_environment(monkeypatch, 
         "groups",
     )
     assert google["hosted_domain"] == "library.example"
+    # Entra sends no email_verified; Google and Okta do.
+    assert (entra["trust_email"], "trust_email" in google, "trust_email" in okta) == (
+        True,
+        False,
+        False,
+    )
     assert okta["issuer"] == "https://library.okta.com"
     page = client.get("/admin/login/").content.decode()
     for name in ("Microsoft", "Google", "Okta"):
@@ -475,3 +505,35 @@ def test_mappings_made_before_providers_go_to_the_one_that_sends_groups(sso, set
     migration.to_the_provider_that_sends_groups(apps, None)
 
     assert set(RoleMapping.objects.values_list("provider", flat=True)) == {"library"}
+
+
+def test_email_the_provider_does_not_vouch_for_is_not_kept(sso, client):
+    """Staff emails go to an account's address: not to one that someone typed in at a
+    provider that never checked it. Nor does such an address block a first sign-in."""
+    User.objects.create_user("boss", "boss@library.example", "a good long password")
+
+    response = to_provider_and_back(
+        client,
+        sso,
+        "sub-16",
+        email="boss@library.example",
+        email_verified=False,
+        groups=["circulation"],
+    )
+    to_provider_and_back(
+        Client(), sso, "sub-17", email="typed@library.example", groups=["circulation"]
+    )
+
+    assert response.status_code == 302
+    newcomer = User.objects.get(sso_identities__subject="sub-16")
+    assert (newcomer.username, newcomer.email) == ("sub-16", "")
+    assert User.objects.get(sso_identities__subject="sub-17").email == ""
+
+
+def test_email_from_a_provider_trusted_for_it_is_kept(sso, client, settings, provider):
+    """Entra ID sends no email_verified; in a single tenant only the library sets addresses."""
+    settings.SSO_PROVIDERS = [{**provider.settings(), "trust_email": True}]
+
+    to_provider_and_back(client, sso, "sub-18", email="eve@library.example", groups=["circulation"])
+
+    assert User.objects.get(sso_identities__subject="sub-18").email == "eve@library.example"

@@ -33,6 +33,9 @@ class Provider:
     groups_claim: str = ""
     hosted_domain: str = ""
     scopes: str = "openid email profile"
+    # Store the id_token's email even without email_verified: for a provider whose addresses
+    # only the library's own administrators set (Entra ID, single tenant).
+    trust_email: bool = False
 
     @property
     def discovery_url(self) -> str:

@@ -3,13 +3,16 @@ that the tests run on 127.0.0.1 (tests/oidc_provider.py)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
 from axes.models import AccessAttempt, AccessLog
+from django.apps import apps
 from django.contrib.auth.models import Group, User
+from django.test import Client
 
 from appointments.access import DESK, LIBRARIANS, MANAGERS, sync_groups
 from library_help.sso.models import LinkedIdentity, RoleMapping
@@ -17,12 +20,14 @@ from library_help.sso.models import LinkedIdentity, RoleMapping
 from .oidc_provider import LocalProvider
 
 CALLBACK = "http://testserver/sso/library/callback/"
+# A second provider entry (another key, the same test provider behind it).
+BRANCH_CALLBACK = "http://testserver/sso/branch/callback/"
 
 
 @pytest.fixture(scope="module")
 def provider():
     provider = LocalProvider()
-    provider.redirect_uris.append(CALLBACK)
+    provider.redirect_uris.extend([CALLBACK, BRANCH_CALLBACK])
     yield provider
     provider.stop()
 
@@ -37,17 +42,21 @@ def sso(provider, settings, db, monkeypatch):
     provider.op.audience = None
     sync_groups()
     RoleMapping.objects.create(
-        claim_value="reference-staff", group=Group.objects.get(name=LIBRARIANS)
+        provider="library", claim_value="reference-staff", group=Group.objects.get(name=LIBRARIANS)
     )
-    RoleMapping.objects.create(claim_value="circulation", group=Group.objects.get(name=DESK))
+    RoleMapping.objects.create(
+        provider="library", claim_value="circulation", group=Group.objects.get(name=DESK)
+    )
     return provider
 
 
-def to_provider_and_back(client, provider, sub, *, tamper_state=False, **claims):
+def to_provider_and_back(
+    client, provider, sub, *, key="library", tamper_state=False, tamper_code=False, **claims
+):
     """What the browser does: our start page, the provider's page (where `sub` signs in), and
     back to our callback with the provider's answer."""
     provider.sign_in_as(sub, **claims)
-    start = client.get("/sso/library/start/")
+    start = client.get(f"/sso/{key}/start/")
     assert start.status_code == 302, start.content
     at_provider = requests.get(start["Location"], allow_redirects=False, timeout=10)
     assert at_provider.status_code == 302, at_provider.text
@@ -55,6 +64,8 @@ def to_provider_and_back(client, provider, sub, *, tamper_state=False, **claims)
     query = dict(parse_qsl(back.query))
     if tamper_state:
         query["state"] = query["state"][:-4] + "AAAA"
+    if tamper_code:
+        query["code"] = query["code"][:-4] + "AAAA"
     return client.get(back.path + "?" + urlencode(query))
 
 
@@ -73,6 +84,7 @@ def test_new_staff_member_gets_the_mapped_roles(sso, client):
         sso,
         "entra-oid-1",
         email="ana@library.example",
+        email_verified=True,
         given_name="Ana",
         family_name="P.",
         groups=["reference-staff", "all-staff"],
@@ -101,7 +113,12 @@ def test_new_staff_member_gets_the_mapped_roles(sso, client):
 
 def test_changed_groups_change_roles_at_the_next_sign_in(sso, client):
     to_provider_and_back(
-        client, sso, "sub-2", email="ben@library.example", groups=["reference-staff"]
+        client,
+        sso,
+        "sub-2",
+        email="ben@library.example",
+        email_verified=True,
+        groups=["reference-staff"],
     )
     ben = User.objects.get(username="ben@library.example")
     # A role no mapping mentions is the admin's to give and stays.
@@ -109,7 +126,12 @@ def test_changed_groups_change_roles_at_the_next_sign_in(sso, client):
     client.logout()
 
     response = to_provider_and_back(
-        client, sso, "sub-2", email="ben@library.example", groups=["circulation"]
+        client,
+        sso,
+        "sub-2",
+        email="ben@library.example",
+        email_verified=True,
+        groups=["circulation"],
     )
 
     assert response.status_code == 302
@@ -118,7 +140,14 @@ def test_changed_groups_change_roles_at_the_next_sign_in(sso, client):
 
 
 def test_missing_groups_claim_leaves_roles_as_they_are_and_is_logged(sso, client, caplog):
-    to_provider_and_back(client, sso, "sub-3", email="cy@library.example", groups=["circulation"])
+    to_provider_and_back(
+        client,
+        sso,
+        "sub-3",
+        email="cy@library.example",
+        email_verified=True,
+        groups=["circulation"],
+    )
     cy = User.objects.get(username="cy@library.example")
     client.logout()
 
@@ -129,6 +158,7 @@ def test_missing_groups_claim_leaves_roles_as_they_are_and_is_logged(sso, client
             sso,
             "sub-3",
             email="cy@library.example",
+            email_verified=True,
             _claim_names={"groups": "src1"},
             _claim_sources={"src1": {"endpoint": "https://graph.example/getMemberObjects"}},
         )
@@ -168,7 +198,12 @@ def test_local_account_with_the_same_email_is_not_taken_over(sso, client):
     users_before = User.objects.count()
 
     response = to_provider_and_back(
-        client, sso, "sub-5", email="ana@library.example", groups=["circulation"]
+        client,
+        sso,
+        "sub-5",
+        email="ana@library.example",
+        email_verified=True,
+        groups=["circulation"],
     )
 
     assert response.status_code == 403
@@ -210,13 +245,15 @@ def test_managers_edit_the_mapping_and_only_superusers_link_accounts(sso, client
     response = client.post(
         "/admin/sso/rolemapping/add/",
         {
+            "provider": "library",
             "claim_value": "branch-managers",
             "group": Group.objects.get(name=MANAGERS).pk,
             "note": "",
         },
     )
     assert response.status_code == 302
-    assert RoleMapping.objects.filter(claim_value="branch-managers").exists()
+    assert RoleMapping.objects.filter(provider="library", claim_value="branch-managers").exists()
+    assert "Library Account" in client.get("/admin/sso/rolemapping/").content.decode()
     assert client.get("/admin/sso/linkedidentity/add/").status_code == 403
 
 
@@ -245,23 +282,53 @@ def test_without_a_provider_nothing_of_sso_shows(settings, db, client, admin_cli
     assert "Single sign-on" not in admin_client.get("/admin/").content.decode()
 
 
-def test_tampered_state_is_refused_and_counts_as_a_failed_login(sso, client, settings):
+def test_stray_callbacks_lock_no_one_out(sso, client, settings):
+    """Any page can make a browser fetch the callback (an <img>), and all staff at a branch
+    share one outside address: a callback that answers no sign-in of its own session is shown
+    the "start again" page and counts against no one."""
+    settings.AXES_FAILURE_LIMIT = 2
+    for query in [
+        "",
+        "?code=anything&state=made-up",
+        "?error=access_denied&state=made-up",
+        "?code=anything&state=",
+    ]:
+        # Other browsers at the branch, with no sign-in under way.
+        response = Client().get("/sso/library/callback/" + query)
+        assert response.status_code == 403
+        assert "Please try again from the start" in response.content.decode()
+    # And the staff member's own, before they sign in.
+    client.get("/sso/library/callback/?code=anything&state=made-up")
+
+    assert not AccessAttempt.objects.exists()
+    response = to_provider_and_back(client, sso, "sub-7", groups=["circulation"])
+    assert response.status_code == 302
+    assert signed_in_user(client) == User.objects.get(sso_identities__subject="sub-7")
+
+
+def test_tampered_state_is_refused_without_counting(sso, client, settings):
+    """A state this session never stored answers no sign-in of it, whatever else it carries."""
     settings.AXES_FAILURE_LIMIT = 2
 
-    response = to_provider_and_back(client, sso, "sub-7", tamper_state=True, groups=["circulation"])
+    for _ in range(3):
+        response = to_provider_and_back(
+            client, sso, "sub-7", tamper_state=True, groups=["circulation"]
+        )
+        assert response.status_code == 403
+        assert "We could not confirm your Library Account sign-in" in response.content.decode()
 
-    assert response.status_code == 403
-    assert "We could not confirm your Library Account sign-in" in response.content.decode()
     assert signed_in_user(client) is None
     assert not User.objects.filter(sso_identities__subject="sub-7").exists()
-    assert AccessAttempt.objects.get(username="sso:library").failures_since_start == 1
+    assert not AccessAttempt.objects.exists()
+    assert to_provider_and_back(client, sso, "sub-7", groups=["circulation"]).status_code == 302
 
-    # The second failure locks this client out, and then even a good sign-in is refused.
-    response = to_provider_and_back(client, sso, "sub-7", tamper_state=True, groups=["circulation"])
-    assert response.status_code == settings.AXES_HTTP_RESPONSE_CODE
-    assert "Sign-in paused" in response.content.decode()
-    assert client.get("/sso/library/start/").status_code == settings.AXES_HTTP_RESPONSE_CODE
+
+def test_refused_code_counts_as_a_failed_login(sso, client):
+    response = to_provider_and_back(client, sso, "sub-14", tamper_code=True, groups=["circulation"])
+
+    assert response.status_code == 403
     assert signed_in_user(client) is None
+    assert AccessAttempt.objects.get(username="sso:library").failures_since_start == 1
 
 
 def test_id_token_signed_with_a_key_the_provider_never_published_is_refused(sso, client):
@@ -274,6 +341,22 @@ def test_id_token_signed_with_a_key_the_provider_never_published_is_refused(sso,
     assert AccessAttempt.objects.get(username="sso:library").failures_since_start == 1
 
 
+def test_bad_id_tokens_lock_the_client_out(sso, client, settings):
+    """The answer to this session's own sign-in that does not check out still counts: the
+    second locks this client out, and then even a good sign-in is refused."""
+    settings.AXES_FAILURE_LIMIT = 2
+    sso.sign_with_unpublished_key = True
+    to_provider_and_back(client, sso, "sub-8", groups=["circulation"])
+
+    response = to_provider_and_back(client, sso, "sub-8", groups=["circulation"])
+
+    assert response.status_code == settings.AXES_HTTP_RESPONSE_CODE
+    assert "Sign-in paused" in response.content.decode()
+    sso.sign_with_unpublished_key = False
+    assert client.get("/sso/library/start/").status_code == settings.AXES_HTTP_RESPONSE_CODE
+    assert signed_in_user(client) is None
+
+
 def test_id_token_meant_for_another_application_is_refused(sso, client):
     sso.op.audience = "another-app"
 
@@ -282,6 +365,7 @@ def test_id_token_meant_for_another_application_is_refused(sso, client):
     assert response.status_code == 403
     assert signed_in_user(client) is None
     assert not User.objects.filter(sso_identities__subject="sub-11").exists()
+    assert AccessAttempt.objects.get(username="sso:library").failures_since_start == 1
 
 
 def test_account_locked_by_wrong_passwords_cannot_sign_in_by_sso(sso, client, settings):
@@ -370,7 +454,86 @@ def test_entra_google_and_okta_are_configured_from_the_environment(monkeypatch, 
         "groups",
     )
     assert google["hosted_domain"] == "library.example"
+    # Entra sends no email_verified; Google and Okta do.
+    assert (entra["trust_email"], "trust_email" in google, "trust_email" in okta) == (
+        True,
+        False,
+        False,
+    )
     assert okta["issuer"] == "https://library.okta.com"
     page = client.get("/admin/login/").content.decode()
     for name in ("Microsoft", "Google", "Okta"):
         assert f"Sign in with {name}" in page
+
+
+def test_mapping_of_one_provider_gives_no_role_through_another(sso, client, settings, provider):
+    """Another provider's "reference-staff" is another group, run by other people."""
+    settings.SSO_PROVIDERS = [provider.settings(), provider.settings("branch", "Branch Account")]
+    RoleMapping.objects.create(
+        provider="branch", claim_value="branch-desk", group=Group.objects.get(name=DESK)
+    )
+
+    response = to_provider_and_back(
+        client, sso, "sub-15", key="branch", groups=["reference-staff", "circulation"]
+    )
+
+    assert response.status_code == 403
+    assert "no role in Library Help yet" in response.content.decode()
+    newcomer = User.objects.get(sso_identities__subject="sub-15")
+    assert roles(newcomer) == set() and not newcomer.is_staff
+
+    response = to_provider_and_back(
+        client, sso, "sub-15", key="branch", groups=["reference-staff", "branch-desk"]
+    )
+
+    assert response.status_code == 302
+    assert roles(newcomer) == {DESK}
+
+
+def test_mappings_made_before_providers_go_to_the_one_that_sends_groups(sso, settings, provider):
+    migration = importlib.import_module("library_help.sso.migrations.0003_rolemapping_provider")
+    RoleMapping.objects.update(provider="")
+    google = {**provider.settings("google", "Google"), "groups_claim": ""}
+    settings.SSO_PROVIDERS = [provider.settings(), provider.settings("branch"), google]
+
+    migration.to_the_provider_that_sends_groups(apps, None)
+
+    # Two providers send groups: which one a mapping was meant for is a manager's call.
+    assert set(RoleMapping.objects.values_list("provider", flat=True)) == {""}
+    settings.SSO_PROVIDERS = [provider.settings(), google]
+
+    migration.to_the_provider_that_sends_groups(apps, None)
+
+    assert set(RoleMapping.objects.values_list("provider", flat=True)) == {"library"}
+
+
+def test_email_the_provider_does_not_vouch_for_is_not_kept(sso, client):
+    """Staff emails go to an account's address: not to one that someone typed in at a
+    provider that never checked it. Nor does such an address block a first sign-in."""
+    User.objects.create_user("boss", "boss@library.example", "a good long password")
+
+    response = to_provider_and_back(
+        client,
+        sso,
+        "sub-16",
+        email="boss@library.example",
+        email_verified=False,
+        groups=["circulation"],
+    )
+    to_provider_and_back(
+        Client(), sso, "sub-17", email="typed@library.example", groups=["circulation"]
+    )
+
+    assert response.status_code == 302
+    newcomer = User.objects.get(sso_identities__subject="sub-16")
+    assert (newcomer.username, newcomer.email) == ("sub-16", "")
+    assert User.objects.get(sso_identities__subject="sub-17").email == ""
+
+
+def test_email_from_a_provider_trusted_for_it_is_kept(sso, client, settings, provider):
+    """Entra ID sends no email_verified; in a single tenant only the library sets addresses."""
+    settings.SSO_PROVIDERS = [{**provider.settings(), "trust_email": True}]
+
+    to_provider_and_back(client, sso, "sub-18", email="eve@library.example", groups=["circulation"])
+
+    assert User.objects.get(sso_identities__subject="sub-18").email == "eve@library.example"

@@ -4,6 +4,13 @@ The account is found by (issuer, subject) alone. An email address is never used 
 existing account: providers let people change their own email, and matching on it would let
 one account take over another. When a first sign-in brings an email address that an account
 here already has, it is refused and a superuser links the two by hand (admin: linked sign-ins).
+
+Only an email address the provider vouches for (email_verified, or a provider configured with
+trust_email) is stored or compared: staff emails go to that address, and many providers let
+people type in any address.
+
+A group-to-role mapping belongs to one provider: a group called "staff" at one provider says
+nothing about a group of that name (or ID) at another.
 """
 
 from __future__ import annotations
@@ -65,9 +72,10 @@ def _find_or_make_user(provider: Provider, claims: dict, granted: set[Group] | N
             .first()
         )
         if identity is None:
-            if _email_taken(claims.get("email")):
+            email = verified_email(provider, claims)
+            if _email_taken(email):
                 return None
-            user = _create_user(provider, claims, has_role=bool(granted))
+            user = _create_user(provider, claims, email, has_role=bool(granted))
             identity = LinkedIdentity.objects.create(
                 user=user, provider=provider.key, issuer=provider.issuer, subject=claims["sub"]
             )
@@ -75,7 +83,7 @@ def _find_or_make_user(provider: Provider, claims: dict, granted: set[Group] | N
         if granted is None:
             _log_missing_groups(provider, claims, user)
         else:
-            apply_roles(user, granted)
+            apply_roles(provider, user, granted)
         LinkedIdentity.objects.filter(pk=identity.pk).update(last_sign_in=timezone.now())
     return user
 
@@ -90,13 +98,19 @@ def mapped_roles(provider: Provider, claims: dict) -> set[Group] | None:
         values = [values]
     if not isinstance(values, list):
         return None
-    return set(Group.objects.filter(sso_mappings__claim_value__in=[str(v) for v in values]))
+    # One filter(): provider and value must be those of the same mapping.
+    return set(
+        Group.objects.filter(
+            sso_mappings__provider=provider.key,
+            sso_mappings__claim_value__in=[str(v) for v in values],
+        )
+    )
 
 
-def apply_roles(user, granted: set[Group]) -> None:
-    """Give the mapped roles the provider grants and take away the mapped ones it does not;
-    roles no mapping mentions stay as the admin left them."""
-    mapped = set(Group.objects.filter(sso_mappings__isnull=False))
+def apply_roles(provider: Provider, user, granted: set[Group]) -> None:
+    """Give the roles this provider's mappings grant and take away the ones they do not; roles
+    no mapping of this provider mentions stay as the admin (or another provider) left them."""
+    mapped = set(Group.objects.filter(sso_mappings__provider=provider.key))
     held = set(user.groups.all())
     user.groups.remove(*((mapped - granted) & held))
     user.groups.add(*(granted - held))
@@ -106,20 +120,32 @@ def apply_roles(user, granted: set[Group]) -> None:
         user.save(update_fields=["is_staff"])
 
 
-def _email_taken(email: str | None) -> bool:
+def verified_email(provider: Provider, claims: dict) -> str:
+    """The token's email address if the provider vouches for it, else ""."""
+    email = claims.get("email")
+    if not isinstance(email, str):
+        return ""
+    # Some providers send the flag as the string "true".
+    if provider.trust_email or claims.get("email_verified") in (True, "true"):
+        return email
+    return ""
+
+
+def _email_taken(email: str) -> bool:
     return bool(email) and get_user_model().objects.filter(email__iexact=email).exists()
 
 
-def _create_user(provider: Provider, claims: dict, *, has_role: bool):
+def _create_user(provider: Provider, claims: dict, email: str, *, has_role: bool):
     User = get_user_model()
-    base = (claims.get("email") or claims.get("preferred_username") or claims["sub"])[:140]
+    # Not an unverified email either: the username is how staff and the access log name them.
+    base = (email or claims.get("preferred_username") or claims["sub"])[:140]
     username, n = base, 1
     while User.objects.filter(username__iexact=username).exists():
         n += 1
         username = f"{base}-{provider.key}" if n == 2 else f"{base}-{provider.key}{n}"
     user = User(
         username=username,
-        email=claims.get("email", ""),
+        email=email,
         first_name=claims.get("given_name", "")[:150],
         last_name=claims.get("family_name", "")[:150],
         is_staff=has_role,

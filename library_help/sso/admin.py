@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db.models import BLANK_CHOICE_DASH
 from django.utils.translation import gettext_lazy as _
 
 from .models import LinkedIdentity, RoleMapping
@@ -23,11 +24,38 @@ class SingleSignOnAdmin(admin.ModelAdmin):
         return bool(configured_providers()) and super().has_module_permission(request)
 
 
+class RoleMappingForm(forms.ModelForm):
+    provider = forms.ChoiceField(label=_("Provider"))
+
+    class Meta:
+        model = RoleMapping
+        fields = ["provider", "claim_value", "group", "note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A blank first choice: a mapping made before mappings had a provider must be given
+        # one on purpose, not the first in the list by default.
+        self.fields["provider"].choices = BLANK_CHOICE_DASH + [
+            (p.key, p.name) for p in configured_providers()
+        ]
+        self.fields["provider"].help_text = RoleMapping._meta.get_field("provider").help_text
+
+
 @admin.register(RoleMapping)
 class RoleMappingAdmin(SingleSignOnAdmin):
-    list_display = ["claim_value", "group", "note"]
-    list_filter = ["group"]
+    form = RoleMappingForm
+    list_display = ["provider_name", "claim_value", "group", "note"]
+    list_filter = ["provider", "group"]
     search_fields = ["claim_value", "note"]
+
+    @admin.display(description=_("Provider"), ordering="provider")
+    def provider_name(self, mapping):
+        provider = get_provider(mapping.provider)
+        if provider is not None:
+            return provider.name
+        if not mapping.provider:
+            return _("None: gives no role")
+        return _("%(key)s, not configured: gives no role") % {"key": mapping.provider}
 
 
 class LinkForm(forms.ModelForm):

@@ -3,7 +3,8 @@
 Plain Python (no Django): settings.py imports it before Django is set up. Each provider is a
 dict: key (in the callback address), name (on the button), issuer, client_id, client_secret,
 groups_claim (the id_token claim that lists the user's groups; empty when the provider sends
-none), scopes (optional) and, for Google, hosted_domain: the Workspace domain every account
+none), scopes (optional), trust_email (optional: store the id_token's email even when it does
+not say email_verified) and, for Google, hosted_domain: the Workspace domain every account
 must belong to.
 """
 
@@ -27,6 +28,9 @@ def providers_from_env(env) -> list[dict]:
                 "client_id": env("SSO_ENTRA_CLIENT_ID"),
                 "client_secret": env("SSO_ENTRA_CLIENT_SECRET"),
                 "groups_claim": "groups",
+                # Entra sends no email_verified. In a single tenant the address comes from
+                # the library's own directory, where only its administrators set it.
+                "trust_email": True,
             }
         )
     if env("SSO_GOOGLE_CLIENT_ID", default=""):

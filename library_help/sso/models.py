@@ -13,12 +13,22 @@ ROLE_NAMES = [LIBRARIANS, DESK, MANAGERS]
 
 
 class RoleMapping(models.Model):
-    """A value of the provider's groups claim that gives one of the staff roles.
+    """A value of one provider's groups claim that gives one of the staff roles.
 
-    Entra ID sends group object IDs, Okta group names. Roles that appear in some mapping follow
-    the provider at every sign-in (given and taken away); the others are left to the admin.
+    Entra ID sends group object IDs, Okta group names. Roles that appear in some mapping of a
+    provider follow that provider at every sign-in through it (given and taken away); the
+    others are left to the admin. A mapping applies to its own provider only: another provider
+    may well have a group of the same name, run by other people.
     """
 
+    provider = models.CharField(
+        _("provider"),
+        max_length=50,
+        help_text=_(
+            "The provider that sends this group. A mapping with no provider (made before each "
+            "mapping had one) gives no role until you choose its provider."
+        ),
+    )
     claim_value = models.CharField(
         _("group in the provider"),
         max_length=255,
@@ -44,15 +54,16 @@ class RoleMapping(models.Model):
     class Meta:
         verbose_name = _("group to role mapping")
         verbose_name_plural = _("group to role mappings")
-        ordering = ["claim_value", "group__name"]
+        ordering = ["provider", "claim_value", "group__name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["claim_value", "group"], name="sso_one_mapping_per_group_and_role"
+                fields=["provider", "claim_value", "group"],
+                name="sso_one_mapping_per_provider_group_and_role",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.claim_value} → {self.group}"
+        return f"{self.provider}: {self.claim_value} → {self.group}"
 
 
 class LinkedIdentity(models.Model):

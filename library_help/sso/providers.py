@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 # Seconds to wait for the provider's discovery document, keys and token endpoint.
 TIMEOUT_SECONDS = 10
@@ -32,6 +33,9 @@ class Provider:
     groups_claim: str = ""
     hosted_domain: str = ""
     scopes: str = "openid email profile"
+    # Store the id_token's email even without email_verified: for a provider whose addresses
+    # only the library's own administrators set (Entra ID, single tenant).
+    trust_email: bool = False
 
     @property
     def discovery_url(self) -> str:
@@ -99,6 +103,16 @@ def client(provider: Provider) -> DjangoOAuth2App:
             "code_challenge_method": "S256",
             "default_timeout": TIMEOUT_SECONDS,
         },
+    )
+
+
+def pending_sign_in(provider: Provider, request: HttpRequest) -> bool:
+    """Whether the callback's state is one that this session's start step stored (Authlib
+    keeps it in the session, under the state, until the callback uses it)."""
+    state = request.GET.get("state", "")
+    return (
+        bool(state)
+        and client(provider).framework.get_state_data(request.session, state) is not None
     )
 
 

@@ -1,8 +1,12 @@
 """The two steps of a sign-in: off to the provider, and back with the provider's answer.
 
 Both ask django-axes first, as the password form does: a client locked out of the admin login
-is locked out here too. A callback that cannot be verified (wrong or missing state, a code the
-provider refuses, a bad id_token) counts as a failed login for that client.
+is locked out here too. A callback that answers a sign-in this browser started (its state
+matches one stored in the session) and then cannot be verified (a code the provider refuses, a
+bad id_token) counts as a failed login for that client. A callback that answers no sign-in of
+this session does not: anyone can make a browser fetch the callback address (an <img> on any
+page), and staff at a branch share one outside address, so counting those would let anyone
+there lock the whole branch out.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from joserfc.errors import JoseError
 
 from . import accounts
-from .providers import Provider, UnsafeProvider, checked_metadata, client, get_provider
+from .providers import (
+    Provider,
+    UnsafeProvider,
+    checked_metadata,
+    client,
+    get_provider,
+    pending_sign_in,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,9 @@ def callback(request: HttpRequest, key: str) -> HttpResponse:
     provider = _provider(key)
     if not AxesProxyHandler.is_allowed(request, {"username": provider.axes_username}):
         return _locked_out(request, provider.axes_username)
+    if not pending_sign_in(provider, request):
+        log.info("Single sign-on with %s: a callback for no sign-in of this session.", provider.key)
+        return _start_again(request, provider)
     try:
         checked_metadata(provider)
         token = client(provider).authorize_access_token(
@@ -95,14 +109,18 @@ def _provider(key: str) -> Provider:
 
 
 def _refused(request: HttpRequest, provider: Provider, error: Exception) -> HttpResponse:
-    """A callback we cannot trust (a wrong or replayed state, which authlib raises as
-    MismatchingStateError, a refused code, a bad id_token): a failed login for django-axes."""
+    """The answer to a sign-in this session started that we cannot trust (a refused code, a bad
+    id_token: its signature, issuer, audience or nonce): a failed login for django-axes."""
     log.warning("Single sign-on with %s refused: %s", provider.key, error)
     user_login_failed.send(
         sender=__name__, credentials={"username": provider.axes_username}, request=request
     )
     if getattr(request, "axes_locked_out", False):
         return _locked_out(request, provider.axes_username)
+    return _start_again(request, provider)
+
+
+def _start_again(request: HttpRequest, provider: Provider) -> HttpResponse:
     return render(request, "sso/failed.html", {"provider": provider}, status=403)
 
 

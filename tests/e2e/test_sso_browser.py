@@ -41,11 +41,13 @@ def save(page, name: str) -> None:
 def test_librarian_signs_in_with_the_library_account(browser, live_server, provider):
     sync_groups()
     RoleMapping.objects.create(
+        provider="library",
         claim_value="6f1c2a9e-4b7d-4e0a-9c3b-2d8e5f7a1b40",
         group=Group.objects.get(name=LIBRARIANS),
         note="Reference staff",
     )
     RoleMapping.objects.create(
+        provider="library",
         claim_value="0b9d4e21-7c3a-4f68-8e15-a6c2d9f3e870",
         group=Group.objects.get(name=MANAGERS),
         note="Branch managers",
@@ -53,6 +55,7 @@ def test_librarian_signs_in_with_the_library_account(browser, live_server, provi
     provider.sign_in_as(
         "AAAAAAAAAAAAAAAAAAAAAJk3zJ2c",
         email="ana.perez@library.example",
+        email_verified=True,
         given_name="Ana",
         family_name="Pérez",
         groups=["6f1c2a9e-4b7d-4e0a-9c3b-2d8e5f7a1b40", "0b9d4e21-7c3a-4f68-8e15-a6c2d9f3e870"],

@@ -19,6 +19,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect
+from django.template.defaultfilters import linebreaksbr
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -275,10 +276,14 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
         if decision == closures.KEEP:
             self.message_user(
                 request,
-                gettext(
-                    "Kept %(count)s booked session(s). Each shows as a clash on the calendar "
+                ngettext(
+                    "Kept %(count)s booked session. It shows as a clash on the calendar "
                     "and under “Needs attention” on the admin home until it is moved or "
-                    "cancelled."
+                    "cancelled.",
+                    "Kept %(count)s booked sessions. Each shows as a clash on the calendar "
+                    "and under “Needs attention” on the admin home until it is moved or "
+                    "cancelled.",
+                    len(stranded),
                 )
                 % {"count": len(stranded)},
                 "warning",
@@ -302,18 +307,24 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
             )
             self.message_user(
                 request,
-                gettext(
-                    "Cancelled %(count)s session(s). Each patron is told their own way "
-                    "(call-list entries for those who want a call), and their staff member too."
+                ngettext(
+                    "Cancelled %(count)s session. The patron is told their own way "
+                    "(a call-list entry if they want a call), and their staff member too.",
+                    "Cancelled %(count)s sessions. Each patron is told their own way "
+                    "(call-list entries for those who want a call), and their staff member too.",
+                    len(cancelled),
                 )
                 % {"count": len(cancelled)},
             )
         if left:
             self.message_user(
                 request,
-                gettext(
-                    "%(count)s session(s) could not be cancelled here and stay booked: they "
-                    "show under “Needs attention” on the admin home."
+                ngettext(
+                    "%(count)s session could not be cancelled here and stays booked: it "
+                    "shows under “Needs attention” on the admin home.",
+                    "%(count)s sessions could not be cancelled here and stay booked: they "
+                    "show under “Needs attention” on the admin home.",
+                    len(left),
                 )
                 % {"count": len(left)},
                 "warning",
@@ -865,7 +876,11 @@ class AppointmentAdmin(OwnScheduleAdmin):
             else:
                 marked += 1
         if marked:
-            self.message_user(request, gettext("Marked %(count)s session(s).") % {"count": marked})
+            self.message_user(
+                request,
+                ngettext("Marked %(count)s session.", "Marked %(count)s sessions.", marked)
+                % {"count": marked},
+            )
 
     @admin.action(description=_("Mark: the patron came"), permissions=["change"])
     def mark_attended(self, request, queryset):
@@ -922,7 +937,12 @@ class MessageAdmin(PrivateLookupsAdmin):
 
     @admin.display(description=_("message"))
     def text_sent(self, obj):
-        return access.hide_private_links(obj.body)
+        """The body as sent, marked with the patron's language (a Spanish message on an
+        English page is read out in Spanish by a screen reader)."""
+        text = linebreaksbr(access.hide_private_links(obj.body))
+        if obj.patron is None:
+            return text
+        return format_html('<div lang="{}">{}</div>', obj.patron.language, text)
 
     def has_add_permission(self, request):
         return False
@@ -1038,7 +1058,13 @@ class WaitlistEntryAdmin(PrivateLookupsAdmin):
         schedule_changes.offers_changed(removing)
         removed = removing.update(state=WaitlistState.REMOVED, offer_expires_at=None)
         self.message_user(
-            request, gettext("Removed %(count)s from the waiting list.") % {"count": removed}
+            request,
+            ngettext(
+                "Removed %(count)s patron from the waiting list.",
+                "Removed %(count)s patrons from the waiting list.",
+                removed,
+            )
+            % {"count": removed},
         )
 
 

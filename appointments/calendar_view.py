@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from .formatting import format_day, format_time
 from .models import (
@@ -119,6 +120,7 @@ def build_calendar(
         )
         .exclude(status=Status.CANCELLED)
         .select_related("topic", "patron", "branch")
+        .with_topic_texts()
     ):
         appointments[item.staff_id].append(item)
     blocks = defaultdict(list)
@@ -149,7 +151,7 @@ def build_calendar(
             for row in rows:
                 start = wall_clock(day, row, zone)
                 if start is None:  # the hour skipped when clocks go forward
-                    column.cells.append(Cell("off", "Not a time today"))
+                    column.cells.append(Cell("off", _("Not a time today")))
                     continue
                 end = start + STEP
                 if covered_until and start < covered_until:
@@ -160,7 +162,7 @@ def build_calendar(
                     None,
                 )
                 if closed and item is None:
-                    column.cells.append(Cell("closed", "Branch closed", closed.reason))
+                    column.cells.append(Cell("closed", _("Branch closed"), closed.reason))
                     continue
                 kind = "appointment"
                 if item is None:
@@ -204,7 +206,7 @@ def build_calendar(
                 if end <= now:  # gone by: nothing to offer
                     column.cells.append(Cell("off"))
                     continue
-                cell = Cell("open", "Open")
+                cell = Cell("open", pgettext("calendar cell", "Open"))
                 if can_block(person) and end > now:
                     cell.block_url = (
                         reverse("admin:appointments_block_add")
@@ -247,7 +249,7 @@ def build_calendar(
 
 def _clash(appointment, closed, blocks) -> str:
     if closed:
-        return f"Booked, but the branch is closed ({closed.reason})"
+        return _("Booked, but the branch is closed (%(reason)s)") % {"reason": closed.reason}
     block = next(
         (
             b
@@ -258,7 +260,9 @@ def _clash(appointment, closed, blocks) -> str:
     )
     if isinstance(block, BusyTime):
         return _("Booked inside a busy time in Outlook/Google")
-    return f"Booked inside blocked time ({block.reason})" if block else ""
+    if block is None:
+        return ""
+    return _("Booked inside blocked time (%(reason)s)") % {"reason": block.reason}
 
 
 def _item_cell(kind: str, item, span: int, zone) -> Cell:
@@ -267,12 +271,15 @@ def _item_cell(kind: str, item, span: int, zone) -> Cell:
     if kind == "busy":
         return Cell("busy", _("Busy in Outlook/Google"), "", span)
     if kind == "block":
-        return Cell("block", f"Blocked {start}–{end}", item.reason, span)
-    name = item.patron.short_name if item.patron else "Patron"
-    people = "1 person" if item.party_size == 1 else f"{item.party_size} people"
+        blocked = _("Blocked %(start)s–%(end)s") % {"start": start, "end": end}
+        return Cell("block", blocked, item.reason, span)
+    name = item.patron.short_name if item.patron else _("Patron")
+    people = ngettext("%(count)s person", "%(count)s people", item.party_size) % {
+        "count": item.party_size
+    }
     return Cell(
         "appointment",
-        f"{start}–{end} {item.topic.name}",
+        f"{start}–{end} {item.topic.translated_name}",
         f"{name}, {item.get_skill_level_display().lower()}, {people}",
         span,
         url=reverse("appointments:session", args=[item.reference]),

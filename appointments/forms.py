@@ -172,12 +172,12 @@ class TimeFilterForm(forms.Form):
 
     branch = LoadedChoiceField(
         required=False,
-        label=_("Branch"),
+        label=pgettext_lazy("patron form", "Branch"),
         empty_label=_("Any library"),
         widget=QuickSelect(attrs={"class": "form-select"}),
     )
     staff = LoadedChoiceField(
-        label=_("Staff member"),
+        label=pgettext_lazy("patron form", "Staff member"),
         required=False,
         empty_label=_("Any available staff member"),
         widget=QuickSelect(attrs={"class": "form-select"}),
@@ -463,19 +463,6 @@ class FeedbackForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={"max_length": _("Please keep this to 1000 characters or fewer.")},
     )
-
-
-# English day names, for waitlist.describe_wishes ("Tuesdays or Thursdays"), which is not yet
-# translated: Django's translated names would give it "luness" on a Spanish page.
-WEEKDAY_CHOICES = [
-    (0, "Monday"),
-    (1, "Tuesday"),
-    (2, "Wednesday"),
-    (3, "Thursday"),
-    (4, "Friday"),
-    (5, "Saturday"),
-    (6, "Sunday"),
-]
 
 
 # The parts of the day as patrons choose them (the same as TimeOfDay, in the page's language).

@@ -205,6 +205,19 @@ class Topic(models.Model):
             return self.name, self.description
         return given.name.strip() or self.name, given.description.strip() or self.description
 
+    def languages_shown(self, language: str | None = None) -> tuple[str, str]:
+        """The language each of `in_language`'s texts is actually in: the default language's
+        for a text that fell back, so a page can mark it with `lang`."""
+        language = supported(language or translation.get_language())
+        given = self.translation(language)
+        default = settings.LANGUAGE_CODE
+        if given is None:
+            return default, default
+        return (
+            language if given.name.strip() else default,
+            language if given.description.strip() else default,
+        )
+
     @property
     def translated_name(self) -> str:
         """The name in the active language (for templates: `{{ topic.translated_name }}`)."""
@@ -214,6 +227,15 @@ class Topic(models.Model):
     def translated_description(self) -> str:
         """The description in the active language, or the default language's."""
         return self.in_language()[1]
+
+    @property
+    def translated_name_language(self) -> str:
+        """The language of `translated_name` (for `{{ ...|lang_attr }}`)."""
+        return self.languages_shown()[0]
+
+    @property
+    def translated_description_language(self) -> str:
+        return self.languages_shown()[1]
 
 
 class TopicTranslation(models.Model):

@@ -634,7 +634,7 @@ def build_report(
     tables["how-booked"] = _breakdown_table(
         "how-booked",
         _("By how it was booked"),
-        _("Booked"),
+        pgettext_lazy("report column", "Booked"),
         breakdown(sessions, walk_ins, "channel"),
         lambda value: _label(Channel, value),
     )

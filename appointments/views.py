@@ -17,14 +17,14 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
-from library_help.languages import active_language
+from library_help.languages import active_language, supported
 from patrons.forms import PatronForm
 
 from . import messaging, schedule_changes
@@ -93,6 +93,7 @@ def home(request: HttpRequest) -> HttpResponse:
         Topic.objects.filter(is_active=True, staff__is_bookable=True)
         .distinct()
         .only("name", "slug", "description", "session_lengths")
+        .with_translations()
     )
     return render(request, "appointments/home.html", {"topics": topics})
 
@@ -111,7 +112,9 @@ def _ask_need_first(request: HttpRequest, topic: Topic) -> HttpResponse:
 
 
 def _active_topic(slug: str) -> Topic:
-    return get_object_or_404(Topic, slug=slug, is_active=True)
+    """The topic of a booking page, with its texts in the page's language (one more query,
+    in a language other than the default)."""
+    return get_object_or_404(Topic.objects.with_translations(), slug=slug, is_active=True)
 
 
 @booking_limit
@@ -337,13 +340,26 @@ def too_late_message(appointment) -> str:
     ) % {"phone": appointment.branch.phone or settings.LIBRARY_PHONE}
 
 
+def speak_patrons_language(request: HttpRequest, language: str | None) -> None:
+    """A patron's private link answers in the language they booked in, unless this browser
+    has chosen one with the switcher (the cookie): a link opened on a library computer or a
+    relative's phone set to English still speaks Spanish to a Spanish-speaking patron."""
+    if not language or settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
+        return
+    language = supported(language)
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+
+
 def _from_link(request: HttpRequest, token: str):
     try:
-        return appointment_from_token(token), None
+        appointment = appointment_from_token(token)
     except LinkError as error:
         response = render(request, "appointments/link_error.html", {"message": error.message})
         response.status_code = 404
         return None, response
+    speak_patrons_language(request, appointment.patron.language)
+    return appointment, None
 
 
 @lookup_limit
@@ -456,6 +472,8 @@ def feedback(request: HttpRequest, token: str) -> HttpResponse:
         response = render(request, "appointments/link_error.html", {"message": error.message})
         response.status_code = 404
         return response
+    # The patron's record may be gone by now (forgotten); the session keeps its language.
+    speak_patrons_language(request, appointment.language)
     if Feedback.objects.filter(appointment=appointment).exists():
         return render(request, "appointments/feedback_done.html", {"already": True})
     form = FeedbackForm(request.POST or None)
@@ -493,7 +511,9 @@ def my_data(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "patron": patron,
         "token": token,
-        "appointments": patron.appointments.select_related("topic", "branch", "staff"),
+        "appointments": patron.appointments.select_related(
+            "topic", "branch", "staff"
+        ).with_topic_texts(),
         "messages_sent": patron.messages.order_by("-created_at"),
     }
     return render(request, "appointments/my_data.html", context)
@@ -562,6 +582,8 @@ def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
 def waitlist_offer(request: HttpRequest, token: str) -> HttpResponse:
     """The link in an offer: book the held time, or let the next person have it."""
     entry = entry_from_token(token)
+    if entry is not None:
+        speak_patrons_language(request, entry.patron.language)
     live = (
         entry is not None
         and entry.state == WaitlistState.OFFERED
@@ -606,6 +628,7 @@ def _place_from_link(request: HttpRequest, token: str):
         response = render(request, "appointments/link_error.html", {"message": message})
         response.status_code = 404
         return None, response
+    speak_patrons_language(request, entry.patron.language)
     return entry, None
 
 

@@ -13,8 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from appointments import access
 from appointments.admin import PrivateLookupsAdmin
@@ -192,9 +192,12 @@ class PatronAdmin(PrivateLookupsAdmin):
                 return redirect("admin:patrons_patron_change", patron.pk)
             messages.success(
                 request,
-                gettext(
-                    "The patron's details are deleted. %(count)s upcoming session(s) "
-                    "cancelled; past sessions keep only their statistics."
+                ngettext(
+                    "The patron's details are deleted. %(count)s upcoming session "
+                    "cancelled; past sessions keep only their statistics.",
+                    "The patron's details are deleted. %(count)s upcoming sessions "
+                    "cancelled; past sessions keep only their statistics.",
+                    counts["cancelled"],
                 )
                 % {"count": counts["cancelled"]},
             )

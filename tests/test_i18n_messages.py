@@ -171,7 +171,7 @@ def test_a_spanish_speaking_patron_books_moves_and_cancels_all_in_spanish(
     session.refresh_from_db()
     assert session.status == Status.CANCELLED
     cancellation = only(MessageKind.CANCELLATION)
-    assert cancellation.subject == "Su sesión de ayuda en la biblioteca fue cancelada"
+    assert cancellation.subject == "Se canceló su sesión de ayuda en la biblioteca"
     assert_spanish(cancellation, "quedó cancelada.", "Para reservar otra sesión, visite")
     assert "Session cancelled" in only(MessageKind.STAFF_CANCELLATION).subject
 
@@ -182,7 +182,7 @@ def test_a_spanish_speaking_patron_books_moves_and_cancels_all_in_spanish(
         "Su sesión de ayuda en la biblioteca está reservada",
         "Recordatorio: su sesión de ayuda en la biblioteca",
         "Su sesión de ayuda en la biblioteca tiene un nuevo horario",
-        "Su sesión de ayuda en la biblioteca fue cancelada",
+        "Se canceló su sesión de ayuda en la biblioteca",
     ]
     assert all(sent.body.startswith("Hola, María:") for sent in to_maria)
     for sent in [to_maria[0], *to_maria[2:]]:  # a reminder carries no calendar file
@@ -255,7 +255,7 @@ def test_a_waiting_list_place_and_its_offer_are_in_the_language_of_the_page(
     assert_spanish(
         joined,
         f"Ya está en la lista de espera para {SPANISH_NAME}.",
-        "Cuándo puede venir: los martes o los jueves, a cualquier hora, en cualquiera de "
+        "Cuándo puede venir: los martes o los jueves, a cualquier hora del día, en cualquiera de "
         "nuestras bibliotecas",
     )
 

@@ -15,7 +15,7 @@ from django.utils import translation
 from appointments.formatting import format_day, format_time, format_when
 from appointments.links import make_feedback_token, private_path
 
-from .factories import CHICAGO, local, make_appointment, next_weekday
+from .factories import CHICAGO, local, make_appointment, make_patron, next_weekday
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_a_spanish_speaking_patron_books_moves_and_cancels_in_spanish(client, li
     home = _html(client.get(reverse("appointments:home")))
     _assert_spanish(
         home,
-        "Reciba ayuda personal en la biblioteca",
+        "Reciba ayuda individual en la biblioteca",
         "60 minutos",
         "¿Prefiere reservar por teléfono o en persona?",
         not_english=("Get one-on-one help", "60 minutes", "Rather book by phone"),
@@ -275,7 +275,9 @@ def test_her_data_the_waiting_list_and_the_follow_up_speak_spanish(client, libra
         staff=librarian,
         topic=topic,
         branch=librarian.branches.first(),
+        patron=make_patron(language="es"),
         start=local(next_weekday(1), 10),
+        language="es",
     )
     my_data = _html(client.get(private_path(session) + "my-data/"))
     _assert_spanish(
@@ -283,7 +285,7 @@ def test_her_data_the_waiting_list_and_the_follow_up_speak_spanish(client, libra
         "Los datos que tenemos sobre usted",
         "Correo electrónico",
         f"{format_day_in_spanish(next_weekday(1))}, 10:00 en Central Library",
-        "Nos contó: “Update my résumé”",
+        "Nos contó: «Update my résumé»",
         not_english=("The information we hold", "You told us"),
     )
     _assert_spanish(

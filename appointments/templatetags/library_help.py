@@ -2,13 +2,14 @@
 
 from django import template
 from django.conf import settings
-from django.utils import timezone
-from django.utils.html import escape
+from django.utils import timezone, translation
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import get_text_list
 from django.utils.translation import gettext, ngettext
 
 from appointments import formatting
+from library_help.languages import supported
 from patrons.phones import format_phone
 
 register = template.Library()
@@ -42,6 +43,17 @@ def languages_by_own_name() -> list[tuple[str, str]]:
     """(code, name) of each language offered, named in itself ("Español") whatever the page's
     language: Django's get_available_languages would translate the names ("Inglés")."""
     return settings.LANGUAGES
+
+
+@register.filter
+def lang_attr(language) -> str:
+    """` lang="en"` when a text is in another language than the page's (a topic's name that
+    fell back to English on a Spanish page), else nothing: `<h1{{ code|lang_attr }}>`.
+    "default" stands for the library's default language (staff introductions)."""
+    code = settings.LANGUAGE_CODE if language == "default" else str(language or "")
+    if not code or code == supported(translation.get_language()):
+        return ""
+    return format_html(' lang="{}"', code)
 
 
 @register.filter

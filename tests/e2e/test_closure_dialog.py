@@ -80,7 +80,7 @@ def test_manager_closes_a_branch_over_booked_sessions_by_keyboard(page):
     expect(page.get_by_role("button", name="Save", exact=True)).to_be_focused()
     page.keyboard.press("Enter")
 
-    expect(page.get_by_text("Cancelled 2 session(s).")).to_be_visible()
+    expect(page.get_by_text("Cancelled 2 sessions.")).to_be_visible()
     audit(page)
     assert Closure.objects.get().reason == "burst pipe"
     assert set(Appointment.objects.values_list("status", flat=True)) == {Status.CANCELLED}

@@ -56,7 +56,7 @@ def test_maria_books_on_her_phone_in_spanish(spanish_phone, library):
     page = spanish_phone
     page.goto(page.base + "/")
     expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Reciba ayuda personal en la biblioteca"
+        "Reciba ayuda individual en la biblioteca"
     )
     check(page, "1-home")
 

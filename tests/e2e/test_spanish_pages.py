@@ -25,6 +25,11 @@ def library():
     """Central Library; Ana helps with job search on weekdays, 10 am to 4 pm."""
     branch = make_branch()
     topic = make_topic("Job search and résumés", lengths=(30, 60))
+    topic.translations.create(
+        language="es",
+        name="Búsqueda de empleo y currículum",
+        description="Escriba o actualice su currículum y busque empleo por internet.",
+    )
     make_staff("Ana P.", branch=branch, topics=[topic], hours=[(day, 10, 16) for day in range(5)])
     return topic
 
@@ -60,7 +65,7 @@ def test_maria_books_on_her_phone_in_spanish(spanish_phone, library):
     )
     check(page, "1-home")
 
-    page.get_by_role("link", name="Job search and résumés").click()
+    page.get_by_role("link", name="Búsqueda de empleo y currículum").click()
     page.get_by_label("Soy principiante").check()
     page.get_by_label("¿Qué le gustaría aprender o hacer?").fill(
         "Quiero llenar una solicitud de empleo por internet."

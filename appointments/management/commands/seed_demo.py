@@ -23,6 +23,7 @@ from appointments.models import (
     StaffProfile,
     Status,
     Topic,
+    TopicTranslation,
     WaitlistEntry,
     WalkIn,
 )
@@ -81,6 +82,40 @@ TOPICS = [
         "Turn your writing into an ebook or printed book, and where to publish it.",
     ),
 ]
+
+# The topics in Spanish, as staff would give them in the admin (the rest fall back to English:
+# "Self-publishing and ebooks" is left without, to show it).
+TOPICS_IN_SPANISH = {
+    "job-search-and-resumes": (
+        "Búsqueda de empleo y currículum",
+        "Escriba o actualice su currículum, busque empleo por internet y llene solicitudes.",
+    ),
+    "computer-basics": (
+        "Computación básica",
+        "El ratón y el teclado, archivos y carpetas, y cómo navegar seguro por internet.",
+    ),
+    "email": (
+        "Correo electrónico",
+        "Cree una cuenta de correo, envíe y conteste mensajes, y adjunte fotos y documentos.",
+    ),
+    "smartphones-and-tablets": (
+        "Teléfonos inteligentes y tabletas",
+        "Conozca su teléfono o tableta: aplicaciones, fotos, videollamadas y ajustes.",
+    ),
+    "social-media-for-beginners": (
+        "Redes sociales para principiantes",
+        "Facebook, Instagram y otras: cómo empezar, publicar y cuidar su privacidad.",
+    ),
+    "word-and-excel": (
+        "Word y Excel",
+        "Cartas, documentos y hojas de cálculo sencillas con Microsoft Word y Excel.",
+    ),
+    "research-databases-and-citations": (
+        "Bases de datos y citas",
+        "Encuentre artículos en las bases de datos de la biblioteca y organice sus fuentes con "
+        "un gestor de citas.",
+    ),
+}
 
 # username, public name, group, introduction, topic slugs, {branch: [(weekday, start, end)]}
 STAFF = [
@@ -203,6 +238,11 @@ class Command(BaseCommand):
             topics[slug] = Topic.objects.create(
                 name=name, slug=slug, session_lengths=lengths, description=description
             )
+            if slug in TOPICS_IN_SPANISH:
+                name_es, description_es = TOPICS_IN_SPANISH[slug]
+                TopicTranslation.objects.create(
+                    topic=topics[slug], language="es", name=name_es, description=description_es
+                )
         staff = {}
         for username, public_name, group, intro, topic_slugs, hours in STAFF:
             # The whole public name, so that pages say "Signed in as Front desk", not "Front".

@@ -173,14 +173,10 @@ def may_change_appointment(user, appointment) -> bool:
     return is_manager(user) or books_for_patrons(user) or appointment.staff.user_id == user.pk
 
 
-def may_replace_calendar_feed(user, staff) -> bool:
-    """A calendar feed address that leaked: its owner replaces it, or a manager does for them."""
-    return user.is_active and (staff.user_id == user.pk or is_manager(user))
-
-
-def may_set_calendar_feed(user, staff) -> bool:
-    """The published Outlook or Google calendar whose busy times block bookings: its owner
-    pastes it, or a manager does for them. Its address is a secret: nobody else sees it."""
+def may_manage_calendar_feeds(user, staff) -> bool:
+    """A staff member's calendar addresses, both secrets: the feed of their sessions (replaced
+    when it leaked) and the published Outlook or Google calendar whose busy times block
+    bookings. Its owner manages them, or a manager does for them; nobody else sees them."""
     return user.is_active and (staff.user_id == user.pk or is_manager(user))
 
 

@@ -385,7 +385,7 @@ class StaffProfileAdmin(OwnScheduleAdmin):
         extra_context = {
             **(extra_context or {}),
             "may_replace_calendar_feed": (
-                staff is not None and access.may_replace_calendar_feed(request.user, staff)
+                staff is not None and access.may_manage_calendar_feeds(request.user, staff)
             ),
             "own_profile": staff is not None and staff.user_id == request.user.pk,
         }
@@ -396,7 +396,7 @@ class StaffProfileAdmin(OwnScheduleAdmin):
         staff = self.get_object(request, object_id)
         if staff is None:
             raise Http404("No such staff member.")
-        if not access.may_replace_calendar_feed(request.user, staff):
+        if not access.may_manage_calendar_feeds(request.user, staff):
             raise PermissionDenied
         staff.replace_calendar_key()
         self.log_change(request, staff, "Replaced the calendar feed address.")

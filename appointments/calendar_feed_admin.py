@@ -94,7 +94,7 @@ class CalendarFeedFormSet(forms.BaseInlineFormSet):
 
 class CalendarFeedInline(admin.StackedInline):
     """The staff member's own Outlook or Google calendar: they paste it, or a manager does for
-    them (access.may_set_calendar_feed); nobody else sees that there is one."""
+    them (access.may_manage_calendar_feeds); nobody else sees that there is one."""
 
     model = CalendarFeed
     form = CalendarFeedForm
@@ -109,7 +109,7 @@ class CalendarFeedInline(admin.StackedInline):
     def _allowed(self, request, obj) -> bool:
         # Asked with the staff member whose page it is; without one (the inline's queryset,
         # the add page) the staff member's page has already decided.
-        return obj is None or access.may_set_calendar_feed(request.user, obj)
+        return obj is None or access.may_manage_calendar_feeds(request.user, obj)
 
     def has_view_permission(self, request, obj=None):
         return self._allowed(request, obj)

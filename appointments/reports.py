@@ -99,24 +99,17 @@ class ReportScope:
             datetime.combine(self.end + timedelta(days=2), time.min, tzinfo=tz),
         )
 
-    def sessions(self, *, near: bool = False) -> QuerySet:
-        """The sessions that began in the range; with `near`, also those a day either side
-        (for a query that tests each one's local date itself, working it out once)."""
+    def sessions(self) -> QuerySet:
+        """The sessions that began in the range, and those a day either side: the query that
+        groups them tests each one's date on its branch's clock itself, working it out once."""
         low, high = self._near()
         sessions = Appointment.objects.filter(starts_at__gte=low, starts_at__lt=high)
-        if not near:
-            sessions = sessions.annotate(day=_local_date("starts_at")).filter(
-                day__range=(self.start, self.end)
-            )
         return sessions.filter(**self._where(staff="staff")).order_by()
 
-    def walk_ins(self, *, near: bool = False) -> QuerySet:
+    def walk_ins(self) -> QuerySet:
+        """Walk-ins likewise (see `sessions`)."""
         low, high = self._near()
         walk_ins = WalkIn.objects.filter(at__gte=low, at__lt=high)
-        if not near:
-            walk_ins = walk_ins.annotate(day=_local_date("at")).filter(
-                day__range=(self.start, self.end)
-            )
         return walk_ins.filter(**self._where(staff="recorded_by__staff_profile")).order_by()
 
     def _where(self, *, staff: str | None) -> dict:
@@ -146,10 +139,6 @@ def _local(field_name: str) -> Func:
         arg_joiner=" AT TIME ZONE ",
         output_field=DateField(),
     )
-
-
-def _local_date(field_name: str) -> Func:
-    return Func(_local(field_name), template="(%(expressions)s)::date", output_field=DateField())
 
 
 def _difference(later: str, earlier: str, unit_seconds: int) -> Func:
@@ -276,7 +265,7 @@ def _by_status(groups: dict) -> dict:
 
 def session_groups(scope: ReportScope) -> dict[str, dict]:
     """Sessions counted every way the page shows them, in one query."""
-    rows = scope.sessions(near=True).annotate(
+    rows = scope.sessions().annotate(
         local_start=_local("starts_at"),
         session_minutes=_difference("ends_at", "starts_at", 60),
         lead_days=_difference("starts_at", "created_at", 86400),
@@ -322,13 +311,13 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
             **{f"helpful_{n}": helpful.get(n, 0) for n in range(1, 6)},
         }
     )
-    groups["total"] = {None: total} if total["booked"] else {}
+    groups["total"] = {None: total}
     return groups
 
 
 def walk_in_groups(scope: ReportScope) -> dict[str, dict]:
     """Walk-ins counted every way the page shows them, in one query."""
-    rows = scope.walk_ins(near=True).annotate(
+    rows = scope.walk_ins().annotate(
         local_start=_local("at"), staff_id=F("recorded_by__staff_profile")
     )
     rows = rows.values("topic_id", "branch_id", "staff_id", "skill_level", "minutes", "local_start")
@@ -366,16 +355,7 @@ def _combined(sessions: dict | None, walk_ins: dict | None) -> dict:
 
 def summary(sessions: dict, walk_ins: dict) -> dict:
     """The headline figures, from the totals of both."""
-    empty = {
-        "by_patron": 0,
-        "by_library": 0,
-        "by_closure": 0,
-        "new": 0,
-        "returning": 0,
-        "lead_times": [None] * 3,
-        **{f"helpful_{n}": 0 for n in range(1, 6)},
-    }
-    totals = {**empty, **_combined(sessions["total"].get(None), walk_ins["total"].get(None))}
+    totals = _combined(sessions["total"][None], walk_ins["total"][None])
     totals["cancelled_unrecorded"] = totals["cancelled"] - (
         totals["by_patron"] + totals["by_library"] + totals["by_closure"]
     )
@@ -496,6 +476,18 @@ def busiest_times(sessions: dict, walk_ins: dict) -> dict:
     }
 
 
+def _waitlist_counts() -> dict:
+    """What is counted of waiting-list entries: of those on file, and of those the purge is
+    about to delete (kept in WaitlistTally). One list, so the two cannot drift apart."""
+    return {
+        "joined": Count("pk"),
+        "offered": Count("pk", filter=Q(offers_made__gt=0)),
+        "offers": Sum("offers_made", default=0),
+        "taken": Count("pk", filter=Q(state=WaitlistState.BOOKED)),
+        "left": Count("pk", filter=Q(state=WaitlistState.REMOVED)),
+    }
+
+
 def waiting_list(scope: ReportScope) -> dict:
     """Entries that joined in the range, still on file or counted by the purge before it
     deleted them. An offer not taken ran out, was withdrawn or the patron left."""
@@ -503,15 +495,10 @@ def waiting_list(scope: ReportScope) -> dict:
     live = WaitlistEntry.objects.filter(
         created_at__date__range=(scope.start, scope.end), **where
     ).aggregate(
-        joined=Count("pk"),
-        offered=Count("pk", filter=Q(offers_made__gt=0)),
-        offers=Sum("offers_made", default=0),
-        taken=Count("pk", filter=Q(state=WaitlistState.BOOKED)),
-        left=Count("pk", filter=Q(state=WaitlistState.REMOVED)),
-        open_offers=Count("pk", filter=Q(state=WaitlistState.OFFERED)),
+        **_waitlist_counts(), open_offers=Count("pk", filter=Q(state=WaitlistState.OFFERED))
     )
     tallied = WaitlistTally.objects.filter(day__range=(scope.start, scope.end), **where).aggregate(
-        **{name: Sum(name, default=0) for name in ("joined", "offered", "offers", "taken", "left")}
+        **{name: Sum(name, default=0) for name in _waitlist_counts()}
     )
     figures = {name: live[name] + tallied.get(name, 0) for name in live if name != "open_offers"}
     figures["open_offers"] = live["open_offers"]
@@ -524,13 +511,7 @@ def waitlist_tally_rows(entries: QuerySet) -> list[WaitlistTally]:
     rows = (
         entries.annotate(day=TruncDate("created_at"))
         .values("day", "topic_id", "branch_id")
-        .annotate(
-            joined=Count("pk"),
-            offered=Count("pk", filter=Q(offers_made__gt=0)),
-            offers=Sum("offers_made", default=0),
-            taken=Count("pk", filter=Q(state=WaitlistState.BOOKED)),
-            left=Count("pk", filter=Q(state=WaitlistState.REMOVED)),
-        )
+        .annotate(**_waitlist_counts())
         .order_by()
     )
     return [WaitlistTally(**row) for row in rows]

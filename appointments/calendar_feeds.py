@@ -42,7 +42,6 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 import recurring_ical_events
 from dateutil.rrule import rrulestr
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce
@@ -891,26 +890,6 @@ def feed_warnings(user, now: datetime | None = None) -> list[dict]:
     return found
 
 
-def _managers():
-    User = get_user_model()
-    perm = Q(codename="manage_all_schedules", content_type__app_label="appointments")
-    return (
-        User.objects.filter(is_active=True)
-        .exclude(email="")
-        .filter(
-            Q(is_superuser=True)
-            | Q(pk__in=User.objects.filter(user_permissions__in=_perm_ids(perm)).values("pk"))
-            | Q(pk__in=User.objects.filter(groups__permissions__in=_perm_ids(perm)).values("pk"))
-        )
-    )
-
-
-def _perm_ids(condition: Q):
-    from django.contrib.auth.models import Permission
-
-    return Permission.objects.filter(condition).values("pk")
-
-
 def enqueue_warnings(*, now: datetime | None = None) -> int:
     """An email to the staff member and to each manager when a problem with a feed begins.
 
@@ -936,7 +915,7 @@ def enqueue_warnings(*, now: datetime | None = None) -> int:
             if not new:
                 continue
             if managers is None:
-                managers = list(_managers())
+                managers = list(access.managers().exclude(email=""))
             people = {user.pk: user for user in managers}
             owner = feed.staff.user
             if owner.email:

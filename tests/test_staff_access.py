@@ -408,3 +408,28 @@ def test_the_roles_hold_exactly_the_permissions_defined_in_one_place():
     managers = Group.objects.get(name="Managers").permissions
     assert not managers.exclude(content_type__app_label__in=MANAGER_APPS).exists()
     assert managers.filter(codename="view_accessrecord").exists()
+
+
+def test_the_list_of_managers_is_whoever_is_manager_says_yes_to(db):
+    from django.contrib.auth.models import Permission
+
+    from appointments import access
+
+    from .factories import make_user
+
+    by_group = make_user(groups=["Managers"])
+    by_own_permission = make_user()
+    by_own_permission.user_permissions.add(Permission.objects.get(codename="manage_all_schedules"))
+    superuser = make_user(is_superuser=True)
+    everyone = [
+        by_group,
+        by_own_permission,
+        superuser,
+        make_user(groups=["Managers"], is_active=False),
+        make_user(groups=["Librarians"]),
+        make_user(groups=["Desk"]),
+    ]
+    # Fresh objects: has_perm caches what it found on the instance.
+    expected = {u.pk for u in everyone if access.is_manager(type(u).objects.get(pk=u.pk))}
+    assert expected == {by_group.pk, by_own_permission.pk, superuser.pk}
+    assert set(access.managers().values_list("pk", flat=True)) == expected

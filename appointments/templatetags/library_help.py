@@ -8,8 +8,8 @@ from django.utils.safestring import mark_safe
 from django.utils.text import get_text_list
 from django.utils.translation import gettext, ngettext
 
-from appointments import formatting
-from library_help.languages import supported
+from appointments import access, formatting
+from library_help.languages import language_choices, supported
 from patrons.phones import format_phone
 
 register = template.Library()
@@ -42,7 +42,7 @@ def session_lengths(minutes: list[int]) -> str:
 def languages_by_own_name() -> list[tuple[str, str]]:
     """(code, name) of each language offered, named in itself ("Español") whatever the page's
     language: Django's get_available_languages would translate the names ("Inglés")."""
-    return settings.LANGUAGES
+    return language_choices()
 
 
 @register.filter
@@ -103,7 +103,7 @@ def schedule_warnings(user) -> dict:
     )
 
     warnings = {"clashes": booked_clashes(user), "feeds": feed_warnings(user)}
-    if user.is_superuser or user.has_perm("appointments.manage_all_schedules"):
+    if access.is_manager(user):
         warnings |= {"topics": topics_without_open_time(), "staff": staff_without_hours()}
     return warnings
 

@@ -21,16 +21,19 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     DateField,
     F,
     FloatField,
     Func,
+    IntegerField,
     Q,
     QuerySet,
     Sum,
+    When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -151,12 +154,14 @@ def _difference(later: str, earlier: str, unit_seconds: int) -> Func:
     )
 
 
-# Each grouping of a table (by topic, by branch, by month...) is one of PostgreSQL's GROUPING
-# SETS over the same rows: one pass over a year of sessions instead of one per table. Each set
-# groups by the session's status too, so that three sums (sessions, people, minutes) give every
-# figure, rather than a filtered count per figure for every row in every set. Django has no
-# GROUPING SETS: the rows are the ORM's query (scope and filters), only the grouping around it
-# is written here.
+# Every table of the page is a grouping of the same rows (by topic, by branch, by month...), so
+# the rows are read once and grouped every way at once with PostgreSQL's GROUPING SETS. Grouping
+# is most of the cost, paid once per set for every row, so tables that can share a set do: topic
+# and skill level are both read from one (topic, skill level) set, branch and staff from one
+# (branch, staff) set, and so on, and the page adds them up (a few thousand groups at most).
+# Every set groups by the session's status too, so that three sums (sessions, people, minutes)
+# give every figure. Django has no GROUPING SETS: the rows are the ORM's query (scope and
+# filters); only the grouping around it is written here.
 _TIME_KEYS = """
     DATE_TRUNC('month', local_start)::date AS month,
     DATE_PART('isodow', local_start)::int - 1 AS weekday,
@@ -166,27 +171,32 @@ _SESSION_FIGURES = """
     COUNT(*) AS n, SUM(party_size)::int AS party, SUM(session_minutes) AS minutes
 """
 _WALK_IN_FIGURES = "COUNT(*) AS walk_ins, COALESCE(SUM(minutes), 0)::int AS walk_in_minutes"
-_BY = {
-    "topic": ("topic_id",),
-    "branch": ("branch_id",),
-    "staff": ("staff_id",),
-    "skill": ("skill_level",),
+_WALK_IN_SETS = {
+    "topic_skill": ("topic_id", "skill_level"),
+    "branch_staff": ("branch_id", "staff_id"),
     "month": ("month",),
     "grid": ("weekday", "hour"),
 }
 _SESSION_SETS = {
-    **{name: (*keys, "status") for name, keys in _BY.items()},
-    "channel": ("channel", "status"),
-    "contact": ("contact_method", "status"),
-    # Figures of the whole range only, in one small grouping.
+    **{name: (*keys, "status") for name, keys in _WALK_IN_SETS.items()},
+    "channel_contact": ("channel", "contact_method", "status"),
+    # Figures of the whole range only.
     "whole": ("status", "cancelled_by", "first_booking", "helpful"),
+    # How long ahead sessions (not cancelled) were booked, to the hour: the quartiles are
+    # worked out from these counts, rather than sorting every row in another pass.
+    "lead": ("lead_hours",),
 }
-# The lead time's quartiles for the whole range only: an ordered-set aggregate in every
-# grouping set would sort the rows once per set.
-_LEAD_TIMES = f"""(
-    SELECT PERCENTILE_CONT(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY lead_days)
-    FROM rows WHERE status <> '{Status.CANCELLED.value}'
-)"""
+# Each table of the page: the columns it is grouped by.
+_TABLES = {
+    "topic": ("topic_id",),
+    "skill": ("skill_level",),
+    "branch": ("branch_id",),
+    "staff": ("staff_id",),
+    "month": ("month",),
+    "grid": ("weekday", "hour"),
+    "channel": ("channel",),
+    "contact": ("contact_method",),
+}
 _EMPTY_SESSIONS = {
     "booked": 0,
     "attended": 0,
@@ -207,16 +217,11 @@ _BY_STATUS = {
 
 
 def _grouped(
-    scope: ReportScope,
-    rows: QuerySet,
-    sets: dict[str, tuple[str, ...]],
-    figures: str,
-    extra: str = "",
-) -> tuple[dict[str, dict], list]:
+    scope: ReportScope, rows: QuerySet, sets: dict[str, tuple[str, ...]], figures: str
+) -> dict[str, dict]:
     """Run `figures` (SQL aggregates) over `rows` that began in the range on their branch's
-    clock (`local_start`), once per grouping set, in one query. Returns {set name: {key:
-    figures}} (the key a value, or a tuple in the set's order) and the rows' `extra` column,
-    worked out once over all of them."""
+    clock (`local_start`), once per grouping set, in one query. Returns {set name: {key tuple
+    in the set's order: figures}}."""
     keys = list(dict.fromkeys(key for columns in sets.values() for key in columns))
     sql, params = rows.query.sql_with_params()
     by_bits = {}
@@ -225,31 +230,42 @@ def _grouped(
         bits = sum(1 << (len(keys) - 1 - i) for i, key in enumerate(keys) if key not in columns)
         by_bits[bits] = name
     grouping_sets = ", ".join("(" + ", ".join(columns) + ")" for columns in sets.values())
+    # OFFSET 0 keeps each subquery whole, so that each row's local time is worked out once
+    # rather than again in every expression that uses it.
     query = (
-        f"WITH rows AS MATERIALIZED (SELECT *, {_TIME_KEYS} FROM ({sql}) AS chosen "
-        "WHERE local_start::date BETWEEN %s AND %s) "
         f"SELECT GROUPING({', '.join(keys)}) AS grouping_bits, {', '.join(keys)}, {figures} "
-        f"{', ' + extra + ' AS extra' if extra else ''} "
-        f"FROM rows GROUP BY GROUPING SETS ({grouping_sets})"
+        f"FROM (SELECT *, {_TIME_KEYS} FROM ({sql} OFFSET 0) AS chosen "
+        "WHERE local_start::date BETWEEN %s AND %s OFFSET 0) AS rows "
+        f"GROUP BY GROUPING SETS ({grouping_sets})"
     )
     found: dict[str, dict] = {name: {} for name in sets}
-    extra_value = None
     with connection.cursor() as cursor:
         cursor.execute(query, (*params, scope.start, scope.end))
         names = [column.name for column in cursor.description]
         for record in cursor.fetchall():
             row = dict(zip(names, record, strict=True))
             name = by_bits[row.pop("grouping_bits")]
-            extra_value = row.pop("extra", None)
             values = tuple(row[key] for key in sets[name])
-            for key in keys:
-                row.pop(key, None)
-            found[name][values[0] if len(values) == 1 else values] = row
-    return found, extra_value
+            found[name][values] = {name: value for name, value in row.items() if name not in keys}
+    return found
+
+
+def _regroup(found: dict[str, dict], sets: dict, columns: tuple[str, ...]) -> dict:
+    """The figures of one table, {values of `columns`: summed figures}, added up from the
+    first grouping set that has all of those columns."""
+    name = next(name for name, keys in sets.items() if set(columns) <= set(keys))
+    positions = [sets[name].index(column) for column in columns]
+    table: dict = {}
+    for values, sums in found[name].items():
+        key = tuple(values[i] for i in positions)
+        row = table.setdefault(key, dict.fromkeys(sums, 0))
+        for figure, value in sums.items():
+            row[figure] += value or 0
+    return table
 
 
 def _by_status(groups: dict) -> dict:
-    """{(value, status): sums} into {value: figures}."""
+    """{(value..., status): sums} into {value: figures}."""
     figures: dict = {}
     for (*value, status), sums in groups.items():
         row = figures.setdefault(value[0] if len(value) == 1 else tuple(value), {**_EMPTY_SESSIONS})
@@ -263,12 +279,43 @@ def _by_status(groups: dict) -> dict:
     return figures
 
 
+def quartiles(counts: dict[float, int]) -> list[float | None]:
+    """The lower quartile, median and upper quartile of values given as {value: how many},
+    interpolated between neighbours as PostgreSQL's PERCENTILE_CONT does."""
+    total = sum(counts.values())
+    if not total:
+        return [None] * 3
+    ordered = sorted(counts.items())
+
+    def nth(index: int) -> float:
+        seen = 0
+        for value, count in ordered:
+            seen += count
+            if index < seen:
+                return value
+        return ordered[-1][0]
+
+    found = []
+    for fraction in (0.25, 0.5, 0.75):
+        position = fraction * (total - 1)
+        below = int(position)
+        low, high = nth(below), nth(min(below + 1, total - 1))
+        found.append(low + (high - low) * (position - below))
+    return found
+
+
 def session_groups(scope: ReportScope) -> dict[str, dict]:
     """Sessions counted every way the page shows them, in one query."""
     rows = scope.sessions().annotate(
         local_start=_local("starts_at"),
         session_minutes=_difference("ends_at", "starts_at", 60),
-        lead_days=_difference("starts_at", "created_at", 86400),
+        lead_hours=Case(
+            When(
+                ~Q(status=Status.CANCELLED),
+                # To the nearest hour.
+                then=Cast(_difference("starts_at", "created_at", 3600), IntegerField()),
+            ),
+        ),
         helpful=F("feedback__helpful"),
     )
     rows = rows.values(
@@ -284,11 +331,14 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
         "party_size",
         "local_start",
         "session_minutes",
-        "lead_days",
+        "lead_hours",
         "helpful",
     )
-    raw, lead_times = _grouped(scope, rows, _SESSION_SETS, _SESSION_FIGURES, _LEAD_TIMES)
-    groups = {name: _by_status(raw[name]) for name in [*_BY, "channel", "contact"]}
+    raw = _grouped(scope, rows, _SESSION_SETS, _SESSION_FIGURES)
+    groups = {
+        name: _by_status(_regroup(raw, _SESSION_SETS, (*columns, "status")))
+        for name, columns in _TABLES.items()
+    }
     total = {**_EMPTY_SESSIONS}
     for row in groups["topic"].values():  # every session has a topic
         for key, value in row.items():
@@ -300,6 +350,7 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
         else:
             kept[first] = kept.get(first, 0) + sums["n"]
         helpful[answer] = helpful.get(answer, 0) + sums["n"]
+    lead_hours = {hours: sums["n"] for (hours,), sums in raw["lead"].items() if hours is not None}
     total.update(
         {
             "by_patron": cancelled.get(CancelledBy.PATRON.value, 0),
@@ -307,7 +358,9 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
             "by_closure": cancelled.get(CancelledBy.CLOSURE.value, 0),
             "new": kept.get(True, 0),
             "returning": kept.get(False, 0),
-            "lead_times": lead_times or [None] * 3,
+            "lead_times": [
+                None if hours is None else hours / 24 for hours in quartiles(lead_hours)
+            ],
             **{f"helpful_{n}": helpful.get(n, 0) for n in range(1, 6)},
         }
     )
@@ -318,10 +371,19 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
 def walk_in_groups(scope: ReportScope) -> dict[str, dict]:
     """Walk-ins counted every way the page shows them, in one query."""
     rows = scope.walk_ins().annotate(
-        local_start=_local("at"), staff_id=F("recorded_by__staff_profile")
+        local_start=_local("at"),
+        staff_id=F("recorded_by__staff_profile"),
     )
     rows = rows.values("topic_id", "branch_id", "staff_id", "skill_level", "minutes", "local_start")
-    groups, _ = _grouped(scope, rows, _BY, _WALK_IN_FIGURES)
+    raw = _grouped(scope, rows, _WALK_IN_SETS, _WALK_IN_FIGURES)
+    groups = {}
+    for name, columns in _TABLES.items():
+        if any(set(columns) <= set(keys) for keys in _WALK_IN_SETS.values()):
+            regrouped = _regroup(raw, _WALK_IN_SETS, columns)
+            groups[name] = {
+                values[0] if len(values) == 1 else values: sums
+                for values, sums in regrouped.items()
+            }
     total = {**_EMPTY_WALK_INS}
     for row in groups["topic"].values():
         total["walk_ins"] += row["walk_ins"]
@@ -389,11 +451,6 @@ class Table:
     columns: list[str]
     rows: list[list] = field(default_factory=list)
     note: str = ""
-
-    def labelled_rows(self) -> list[tuple[object, list[tuple[str, object]]]]:
-        """Each row as its heading and its cells, each cell with its column's name (for the
-        page's narrow-screen layout)."""
-        return [(row[0], list(zip(self.columns[1:], row[1:], strict=True))) for row in self.rows]
 
 
 BREAKDOWN_COLUMNS = [

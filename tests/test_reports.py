@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from appointments.models import (
     Appointment,
@@ -46,7 +49,7 @@ from appointments.models import (
     WalkIn,
 )
 from appointments.report_views import safe_cell
-from appointments.reports import ReportScope, build_report, preset_range
+from appointments.reports import ReportScope, Table, build_report, preset_range, quartiles
 
 from .factories import make_appointment, make_branch, make_patron, make_staff, make_topic, make_user
 
@@ -271,6 +274,39 @@ def test_the_month_the_weekday_grid_the_waiting_list_and_follow_up(march):
         "2": [0],
         "1 – It did not help": [0],
     }
+
+
+def test_lead_times_are_counted_to_the_nearest_hour(march):
+    # Session 2, booked 1 day 1 hour 15 minutes ahead, counts as 25 hours: the lead times of
+    # the sessions not cancelled are then 24, 25, 72, 120 and 168 hours, and the lower
+    # quartile is the second of them, 1.04 days (to the minute it would be 1.05, shown 1.1).
+    second = march.sessions[1]
+    Appointment.objects.filter(pk=second.pk).update(
+        created_at=second.starts_at - timedelta(days=1, hours=1, minutes=15)
+    )
+    figures = report().summary
+    assert (figures["lead_low"], figures["lead_median"], figures["lead_high"]) == (1.0, 3.0, 5.0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_quartiles_from_counts_match_postgresqls_percentile(seed):
+    """The lead time's quartiles are worked out from counts per hour: they must be the ones
+    PostgreSQL's PERCENTILE_CONT gives for the same values, one by one."""
+    rng = random.Random(seed)
+    values = [rng.choice([1, 2, 24, 25, 48, 72, 500]) for _ in range(rng.randint(1, 40))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT PERCENTILE_CONT(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY v) "
+            "FROM UNNEST(%s::int[]) AS v",
+            [values],
+        )
+        expected = cursor.fetchone()[0]
+    counts = {value: values.count(value) for value in set(values)}
+    assert quartiles(counts) == pytest.approx(expected)
+
+
+def test_quartiles_of_nothing_are_none():
+    assert quartiles({}) == [None, None, None]
 
 
 def test_each_filter_narrows_the_figures(march):
@@ -505,3 +541,32 @@ def test_forgetting_a_patron_keeps_the_waiting_list_counts(march):
         forget_patron(entry.patron)
     assert WaitlistEntry.objects.count() == 1
     assert rows(report().tables["waiting-list"]) == before
+
+
+# The loop the tables were written with before `report_rows` (kept to compare the markup).
+TABLE_ROWS_AS_A_LOOP = (
+    "{% load i18n %}{% for heading, cells in labelled %}"
+    '<tr><th scope="row">{{ heading }}</th>{% for label, cell in cells %}'
+    '<td data-label="{{ label }}">{% if cell is None %}<span aria-hidden="true">–</span>'
+    '<span class="visually-hidden">{% translate "none" %}</span>{% else %}{{ cell }}{% endif %}'
+    "</td>{% endfor %}</tr>\n{% endfor %}"
+)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_report_rows_are_written_as_the_template_loop_wrote_them(language):
+    table = Table(
+        "topics",
+        "By topic",
+        ["Topic", "Sessions <booked>", "No-show rate (%)", "Hours"],
+        rows=[["Word & <Excel>", 1200, 12.5, None], ["Email", 0, None, 3.0]],
+    )
+    labelled = [(row[0], list(zip(table.columns[1:], row[1:], strict=True))) for row in table.rows]
+    with translation.override(language):
+        loop = Template(TABLE_ROWS_AS_A_LOOP).render(Context({"labelled": labelled}))
+        tag = Template("{% load library_help %}{% report_rows table %}").render(
+            Context({"table": table})
+        )
+    assert tag == loop
+    assert "Word &amp; &lt;Excel&gt;" in tag and 'data-label="Sessions &lt;booked&gt;"' in tag
+    assert ("12,5" if language == "es" else "12.5") in tag

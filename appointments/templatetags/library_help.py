@@ -3,6 +3,7 @@
 from django import template
 from django.conf import settings
 from django.utils import timezone, translation
+from django.utils.formats import localize
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import get_text_list
@@ -143,4 +144,28 @@ def time_options(form) -> str:
                 f" {on_day}</label></div>\n"
             )
         parts.append("</div>\n</fieldset>\n")
+    return mark_safe("".join(parts))
+
+
+@register.simple_tag
+def report_rows(table) -> str:
+    """The body rows of a report table (appointments.reports.Table): a heading cell, then each
+    figure with its column's name for the narrow-screen layout, and a dash read as "none" where
+    there is no figure. Numbers are written as the page's language writes them.
+
+    Written here rather than as a template loop: a year's tables hold about 1,000 cells, and the
+    loop cost the reports page more time than its figures' query.
+    """
+    none = (
+        '<span aria-hidden="true">–</span>'
+        f'<span class="visually-hidden">{escape(gettext("none"))}</span>'
+    )
+    labels = [escape(label) for label in table.columns[1:]]
+    parts = []
+    for heading, *cells in table.rows:
+        parts.append(f'<tr><th scope="row">{escape(localize(heading))}</th>')
+        for label, cell in zip(labels, cells, strict=True):
+            shown = none if cell is None else escape(localize(cell))
+            parts.append(f'<td data-label="{label}">{shown}</td>')
+        parts.append("</tr>\n")
     return mark_safe("".join(parts))

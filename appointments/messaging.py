@@ -144,7 +144,8 @@ def patron_message(
     messages/<channel>/<kind>.txt, to their address for that channel, in their language.
     Build `context` inside `in_language_of(patron)` too when it holds words (dates, reasons)."""
     channel = patron_channel(patron)
-    with in_language_of(patron):
+    language = message_language(patron)
+    with translation.override(language):
         context = _resolved(context)
         body = render_to_string(f"messages/{channel}/{kind}.txt", context).strip() + "\n"
         subject = str(SUBJECTS[kind]) if channel == MessageChannel.EMAIL else ""
@@ -156,6 +157,7 @@ def patron_message(
         to=patron.email if channel == MessageChannel.EMAIL else patron.phone,
         subject=subject,
         body=body,
+        language=language,
         state=MessageState.TO_CALL if channel == MessageChannel.CALL else MessageState.PENDING,
         key=key,
         send_after=send_after or timezone.now(),
@@ -413,7 +415,8 @@ def _deliver(message: Message) -> None:
         return
     email = EmailMessage(subject=message.subject, body=message.body, to=[message.to])
     if message.patron_id and message.kind in CALENDAR_KINDS and message.appointment_id:
-        ics = appointment_ics(message.appointment, language=message_language(message.patron))
+        language = message.language or message_language(message.patron)
+        ics = appointment_ics(message.appointment, language=language)
         email.attach("session.ics", ics, "text/calendar")
     email.send(fail_silently=False)
 

@@ -654,6 +654,9 @@ class Message(models.Model):
     to = models.CharField(_("sent to"), max_length=254)
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
+    # The language the body was written in, so that what is attached when it is sent (a
+    # calendar file) matches it, even if the patron's language changed in between.
+    language = models.CharField(max_length=10, blank=True)
     state = models.CharField(max_length=12, choices=MessageState.choices)
     # Makes "enqueue" idempotent: one reminder per session time, one confirmation per booking.
     key = models.CharField(max_length=120, unique=True)

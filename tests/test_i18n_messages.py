@@ -455,3 +455,25 @@ def test_every_word_of_every_message_template_is_marked_for_translation():
         text = re.sub(r"{%.*?%}|{{.*?}}", "", text, flags=re.S)
         text = re.sub(r"\S*/\S*", "", text)  # the admin's address, not words
         assert not re.search(r"[A-Za-z]", text), (template.name, text)
+
+
+def test_the_calendar_file_sent_later_is_in_the_language_the_message_was_written_in(
+    librarian, topic, branch
+):
+    # The mail server was down when María's confirmation was written in Spanish; before it came
+    # back, the desk set her record to English. The email that finally goes out must not pair
+    # a Spanish letter with an English calendar file.
+    maria = make_patron("María Gómez", email="maria@example.org", language="es")
+    session = make_appointment(
+        staff=librarian, topic=topic, branch=branch, patron=maria, start=local(next_weekday(1), 10)
+    )
+    messaging.booking_made(session)
+    confirmation = Message.objects.get(patron=maria, kind=MessageKind.CONFIRMATION)
+    assert confirmation.language == "es"
+    Patron.objects.filter(pk=maria.pk).update(language="en")
+
+    messaging.send_due()
+    sent = next(m for m in mail.outbox if m.to == ["maria@example.org"])
+    assert sent.body.startswith("Hola, María:")
+    event = Calendar.from_ical(sent.attachments[0][1]).walk("VEVENT")[0]
+    assert str(event["SUMMARY"]) == f"Ayuda en la biblioteca: {topic.name}"

@@ -36,7 +36,7 @@ from . import access, closures, schedule_changes
 from .booking import BookingError, record_outcome
 from .calendar_feed_admin import CalendarFeedInline
 from .calendar_view import build_calendar, week_that_matters, working_here
-from .formatting import format_day, format_time, format_when, parse_day
+from .formatting import format_day, format_minutes, format_time, format_when, parse_day
 from .links import calendar_feed_url
 from .models import (
     Appointment,
@@ -835,7 +835,7 @@ class AppointmentAdmin(OwnScheduleAdmin):
 
     @admin.display(description=_("length"))
     def length(self, obj):
-        return gettext("%(n)s minutes") % {"n": obj.minutes}
+        return format_minutes(obj.minutes)
 
     @admin.display(description=_("change the time or cancel"))
     def change_session(self, obj):

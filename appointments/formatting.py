@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 
 from django.utils import formats, translation
 from django.utils.dates import MONTHS, WEEKDAYS
-from django.utils.translation import pgettext, pgettext_lazy
+from django.utils.text import get_text_list
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 
 FIRST_TIME = pgettext_lazy("clock", "first time, before clocks go back")
 SECOND_TIME = pgettext_lazy("clock", "second time, after clocks go back")
@@ -84,3 +85,13 @@ def parse_day(value: str, today: date, *, years: int = 5) -> date:
     except ValueError:
         return today
     return day if abs(day - today) <= timedelta(days=366 * years) else today
+
+
+def format_minutes(n: int) -> str:
+    """ "30 minutes", in the page's language."""
+    return ngettext("%(n)d minute", "%(n)d minutes", n) % {"n": n}
+
+
+def format_lengths(lengths: list[int]) -> str:
+    """A topic's session lengths: "30 minutes or 60 minutes"."""
+    return get_text_list([format_minutes(n) for n in lengths or []], gettext("or"))

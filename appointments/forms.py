@@ -10,10 +10,10 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .formatting import format_day, format_time
+from .formatting import format_day, format_minutes, format_time
 from .models import Branch, Channel, SkillLevel, StaffProfile, TimeOfDay, Topic
 from .slots import Slot
 
@@ -80,9 +80,7 @@ class NeedForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.topic = topic
         lengths = topic.session_lengths
-        self.fields["length"].choices = [
-            (n, ngettext("%(n)d minute", "%(n)d minutes", n) % {"n": n}) for n in lengths
-        ]
+        self.fields["length"].choices = [(n, format_minutes(n)) for n in lengths]
         if len(lengths) == 1:
             # Nothing to choose: the one length is used, whatever a request may say.
             del self.fields["length"]

@@ -15,12 +15,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Prefetch, Q
 from django.utils import timezone, translation
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from library_help.languages import language_choices, other_language_choices, supported
 from patrons.models import ContactMethod
 from patrons.phones import format_phone
+
+from .formatting import format_lengths
 
 
 def validate_time_zone(value: str) -> None:
@@ -181,10 +183,7 @@ class Topic(models.Model):
 
     @property
     def lengths_display(self) -> str:
-        minutes = [
-            ngettext("%(n)s minute", "%(n)s minutes", n) % {"n": n} for n in self.session_lengths
-        ]
-        return gettext(" or ").join(minutes)
+        return format_lengths(self.session_lengths)
 
     def translation(self, language: str | None = None) -> "TopicTranslation | None":
         """The staff's texts for this topic in `language` (the active language by default), if

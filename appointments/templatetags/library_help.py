@@ -6,8 +6,7 @@ from django.utils import timezone, translation
 from django.utils.formats import localize
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
-from django.utils.text import get_text_list
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 
 from appointments import access, formatting
 from library_help.languages import language_choices, supported
@@ -35,8 +34,13 @@ def clock(moment) -> str:
 @register.filter
 def session_lengths(minutes: list[int]) -> str:
     """A topic's session lengths: "30 minutes or 60 minutes"."""
-    spelled = [ngettext("%(n)d minute", "%(n)d minutes", n) % {"n": n} for n in minutes or []]
-    return get_text_list(spelled, gettext("or"))
+    return formatting.format_lengths(minutes)
+
+
+@register.filter
+def minutes(n: int) -> str:
+    """ "30 minutes"."""
+    return formatting.format_minutes(n)
 
 
 @register.simple_tag
@@ -156,10 +160,8 @@ def report_rows(table) -> str:
     Written here rather than as a template loop: a year's tables hold about 1,000 cells, and the
     loop cost the reports page more time than its figures' query.
     """
-    none = (
-        '<span aria-hidden="true">–</span>'
-        f'<span class="visually-hidden">{escape(gettext("none"))}</span>'
-    )
+    none = escape(gettext("none"))
+    none = f'<span aria-hidden="true">–</span><span class="visually-hidden">{none}</span>'
     labels = [escape(label) for label in table.columns[1:]]
     parts = []
     for heading, *cells in table.rows:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .formatting import format_day, format_minutes, format_time
-from .models import Branch, Channel, SkillLevel, StaffProfile, TimeOfDay, Topic
+from .models import HELPFUL_ANSWERS, Branch, Channel, SkillLevel, StaffProfile, TimeOfDay, Topic
 from .slots import Slot
 
 PARTY_CHOICES = [(1, _("Just me")), (2, _("2 people")), (3, _("3 people"))]
@@ -440,13 +440,7 @@ class PatronSearchForm(forms.Form):
 class FeedbackForm(forms.Form):
     helpful = forms.TypedChoiceField(
         label=_("Did the session help?"),
-        choices=[
-            (5, _("5 – It helped a lot")),
-            (4, "4"),
-            (3, _("3 – It helped a little")),
-            (2, "2"),
-            (1, _("1 – It did not help")),
-        ],
+        choices=list(HELPFUL_ANSWERS.items()),
         coerce=int,
         widget=forms.RadioSelect,
         error_messages={

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Prefetch, Q
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from library_help.languages import language_choices, other_language_choices, supported
@@ -689,6 +689,17 @@ class Message(models.Model):
             "channel": self.get_channel_display().lower(),
             "to": to,
         }
+
+
+# The follow-up's answers to "Did the session help?", as the patron reads them and the reports
+# count them.
+HELPFUL_ANSWERS = {
+    5: _("5 – It helped a lot"),
+    4: pgettext_lazy("follow-up answer", "4"),
+    3: _("3 – It helped a little"),
+    2: pgettext_lazy("follow-up answer", "2"),
+    1: _("1 – It did not help"),
+}
 
 
 class Feedback(models.Model):

@@ -41,6 +41,7 @@ from django.utils.translation import pgettext_lazy
 from patrons.models import ContactMethod
 
 from .models import (
+    HELPFUL_ANSWERS,
     Appointment,
     Branch,
     CancelledBy,
@@ -579,18 +580,9 @@ def keep_waitlist_counts(entries: QuerySet) -> None:
     WaitlistTally.objects.bulk_create(waitlist_tally_rows(entries))
 
 
-FOLLOW_UP_LABELS = {
-    5: _("5 – It helped a lot"),
-    4: pgettext_lazy("follow-up answer", "4"),
-    3: _("3 – It helped a little"),
-    2: pgettext_lazy("follow-up answer", "2"),
-    1: _("1 – It did not help"),
-}
-
-
 def follow_up_answers(totals: dict) -> dict[int, int]:
     """How many follow-up answers said each number, for sessions in the range."""
-    return {score: totals[f"helpful_{score}"] for score in FOLLOW_UP_LABELS}
+    return {score: totals[f"helpful_{score}"] for score in HELPFUL_ANSWERS}
 
 
 # --- The whole report ----------------------------------------------------------------------
@@ -727,7 +719,7 @@ def build_report(
         str(_("Follow-up: did the session help?")),
         [str(_("Answer")), str(_("Answers"))],
     )
-    follow_up.rows = [[str(FOLLOW_UP_LABELS[score]), n] for score, n in answers.items()]
+    follow_up.rows = [[str(HELPFUL_ANSWERS[score]), n] for score, n in answers.items()]
     tables["follow-up"] = follow_up
 
     topic_bars = sorted(

@@ -586,18 +586,22 @@ def parse_busy(
             if is_busy(event, tentative_blocks=tentative_blocks) and interval[1] > interval[0]:
                 busy.append(interval)
         data_ends_at = None
-        if last_end is not None and last_end < end - END_SLACK:
+        content = _content_hash(data)
+        # Only past events (publishing switched to an old calendar, or a range that has run
+        # out) end where the reading starts; a calendar with no events at all is a new one.
+        ends = last_end if last_end is not None else (start if content != NO_EVENTS else None)
+        if ends is not None and ends < end - END_SLACK:
             # Nothing in the last week read: is there anything later at all? (A series that
             # repeats later is: looking for it could mean working out a year of its repeats.)
             later = repeats_later or next(iter(query.after(end)), None) is not None
-            data_ends_at = None if later else last_end
+            data_ends_at = None if later else ends
     except FeedError:
         raise
     except Exception as error:
         raise FeedError(
             _("The calendar could not be read (%(problem)s).") % {"problem": type(error).__name__}
         ) from error
-    return ParsedFeed(merge(busy), _content_hash(data), data_ends_at)
+    return ParsedFeed(merge(busy), content, data_ends_at)
 
 
 # --- Refreshing ----------------------------------------------------------------------------

@@ -812,6 +812,23 @@ def test_a_feed_that_keeps_failing_is_read_less_often(server, ana):
     assert due(NOW + timedelta(minutes=30)) == [feed]  # never more than six intervals apart
 
 
+def test_a_calendar_of_only_past_meetings_warns_that_it_ends_early(server, ana):
+    # Publishing switched to last year's calendar: it has events, none of them ahead. Without a
+    # word, Ana's whole schedule would look free.
+    past = feed_of((date(2026, 10, 20), 8, 9), (date(2027, 10, 22), 8, 9))
+    parsed = parse_busy(past, start=START, end=END)
+    assert (parsed.busy, parsed.data_ends_at) == ([], START)
+    feed = connect(ana, server.serve("/ana.ics", past))
+    refresh_feed(feed, now=NOW)
+    feed.refresh_from_db()
+    assert [p.code for p in problems(feed, NOW)] == ["ends_early"]
+    # A calendar with nothing in it at all is a new one, and one whose events all come after
+    # the window reaches past it: neither is said to end early.
+    assert parse_busy(feed_of(), start=START, end=END).data_ends_at is None
+    later = feed_of((date(2028, 3, 1), 8, 9))
+    assert parse_busy(later, start=START, end=END).data_ends_at is None
+
+
 def test_years_of_past_meetings_change_nothing():
     past = b"".join(
         b"BEGIN:VEVENT\r\nUID:old-%d\r\nDTSTAMP:20200101T000000Z\r\n"

@@ -312,7 +312,8 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
         session_minutes=_difference("ends_at", "starts_at", 60),
         lead_hours=Case(
             When(
-                ~Q(status=Status.CANCELLED),
+                # Not for sessions cancelled, or recorded after they began (entered afterwards).
+                ~Q(status=Status.CANCELLED) & Q(created_at__lte=F("starts_at")),
                 # To the nearest hour.
                 then=Cast(_difference("starts_at", "created_at", 3600), IntegerField()),
             ),
@@ -359,6 +360,7 @@ def session_groups(scope: ReportScope) -> dict[str, dict]:
             "by_closure": cancelled.get(CancelledBy.CLOSURE.value, 0),
             "new": kept.get(True, 0),
             "returning": kept.get(False, 0),
+            "new_unrecorded": kept.get(None, 0),
             "lead_times": [
                 None if hours is None else hours / 24 for hours in quartiles(lead_hours)
             ],
@@ -618,8 +620,12 @@ def build_report(
         [str(_("Walk-ins (help without a booking)")), totals["walk_ins"]],
         [str(_("People helped (party sizes plus walk-ins)")), totals["people_helped"]],
         [str(_("Hours of staff time (sessions attended plus walk-ins)")), totals["hours"]],
-        [str(_("Sessions for patrons booking for the first time")), totals["new"]],
-        [str(_("Sessions for patrons who had booked before")), totals["returning"]],
+        [str(_("Sessions not cancelled, for patrons booking for the first time")), totals["new"]],
+        [str(_("Sessions not cancelled, for patrons who had booked before")), totals["returning"]],
+        [
+            str(_("Sessions not cancelled, not known whether first time (before reports began)")),
+            totals["new_unrecorded"],
+        ],
         [str(_("Days from booking to session: median")), totals["lead_median"]],
         [str(_("Days from booking to session: typical range from")), totals["lead_low"]],
         [str(_("Days from booking to session: typical range to")), totals["lead_high"]],

@@ -189,6 +189,7 @@ def test_the_months_figures_add_up_by_hand(march):
     assert figures["people_helped"] == 8  # 2 + 1 + 3 in sessions, 2 walk-ins
     assert figures["hours"] == 3.1  # 60 + 30 + 45 + 20 + 33 = 188 minutes
     assert (figures["new"], figures["returning"]) == (3, 2)  # 1, 3, 6 and 2, 8
+    assert figures["new_unrecorded"] == 0
     # Lead times of the sessions not cancelled: 1, 1, 3, 5, 7 days.
     assert (figures["lead_low"], figures["lead_median"], figures["lead_high"]) == (1.0, 3.0, 5.0)
 
@@ -286,6 +287,24 @@ def test_lead_times_are_counted_to_the_nearest_hour(march):
     )
     figures = report().summary
     assert (figures["lead_low"], figures["lead_median"], figures["lead_high"]) == (1.0, 3.0, 5.0)
+
+
+def test_a_session_recorded_after_it_began_has_no_lead_time_and_unknown_first_times_are_counted(
+    march,
+):
+    # Session 2 entered by staff two hours after it began; session 8 booked before reports
+    # recorded first bookings. Lead times left: 1, 3, 5, 7 days.
+    second, eighth = march.sessions[1], march.sessions[7]
+    Appointment.objects.filter(pk=second.pk).update(
+        created_at=second.starts_at + timedelta(hours=2)
+    )
+    Appointment.objects.filter(pk=eighth.pk).update(first_booking=None)
+    figures = report().summary
+    assert (figures["lead_low"], figures["lead_median"], figures["lead_high"]) == (2.5, 4.0, 5.5)
+    assert (figures["new"], figures["returning"], figures["new_unrecorded"]) == (3, 1, 1)
+    assert rows(report().tables["summary"])[
+        "Sessions not cancelled, not known whether first time (before reports began)"
+    ] == [1]
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -311,6 +311,27 @@ class Command(BaseCommand):
             )
             for name, email, phone, contact, card, needs in PATRONS
         ]
+        # Some history, so patron records show attendance and the reports have something in them;
+        # first, so that these patrons' upcoming sessions count as returning.
+        for index, days_ago, status in ((1, 14, Status.ATTENDED), (4, 21, Status.NO_SHOW)):
+            topic = topics["job-search-and-resumes" if index == 1 else "computer-basics"]
+            start = datetime.combine(today - timedelta(days=days_ago), time(10), tzinfo=tz)
+            session = Appointment.objects.create(
+                patron=patrons[index],
+                staff=staff["ana"],
+                branch=branches["central"],
+                topic=topic,
+                skill_level="some",
+                learning_goal="Practice for an interview.",
+                party_size=1,
+                starts_at=start,
+                ends_at=start + timedelta(hours=1),
+                status=status,
+                first_booking=True,
+                contact_method=patrons[index].preferred_contact,
+            )
+            # Booked a week ahead, as it would have been.
+            Appointment.objects.filter(pk=session.pk).update(created_at=start - timedelta(days=7))
         desk_user = staff["desk"].user
         self.booked = 0
         for index, slug, skill, goal, party, channel, days in BOOKINGS:
@@ -339,22 +360,6 @@ class Command(BaseCommand):
                     continue
                 self.booked += 1
                 break
-        # Some history, so patron records show attendance and statistics have something in them.
-        for index, days_ago, status in ((1, 14, Status.ATTENDED), (4, 21, Status.NO_SHOW)):
-            topic = topics["job-search-and-resumes" if index == 1 else "computer-basics"]
-            start = datetime.combine(today - timedelta(days=days_ago), time(10), tzinfo=tz)
-            Appointment.objects.create(
-                patron=patrons[index],
-                staff=staff["ana"],
-                branch=branches["central"],
-                topic=topic,
-                skill_level="some",
-                learning_goal="Practice for an interview.",
-                party_size=1,
-                starts_at=start,
-                ends_at=start + timedelta(hours=1),
-                status=status,
-            )
         for topic_slug, minutes, skill in (
             ("email", 10, "new"),
             ("computer-basics", 15, "new"),

@@ -26,6 +26,9 @@ from .reports import PRESETS, ReportScope, build_report, preset_range
 
 CUSTOM = "custom"
 LONGEST_RANGE_DAYS = 366 * 5
+# Days a report may name: a typo such as year 0001 or 9999 is a mistake to point out (and the
+# range around such a day would not fit in a date).
+FIRST_YEAR, YEARS_AHEAD = 2000, 5
 
 
 class ReportForm(forms.Form):
@@ -86,6 +89,16 @@ class ReportForm(forms.Form):
         if start or end or period == CUSTOM:
             if not (start and end):
                 raise forms.ValidationError(_("Give both the first and the last day."))
+            last_year = timezone.localdate().year + YEARS_AHEAD
+            for name, day in (("start", start), ("end", end)):
+                if not FIRST_YEAR <= day.year <= last_year:
+                    self.add_error(
+                        name,
+                        _("Choose a day between the years %(first)s and %(last)s.")
+                        % {"first": FIRST_YEAR, "last": last_year},
+                    )
+            if self.errors:
+                return data
             if end < start:
                 self.add_error("end", _("The last day is before the first day."))
             elif (end - start).days > LONGEST_RANGE_DAYS:

@@ -403,6 +403,8 @@ def test_the_filters_are_in_the_address(client, march):
         ({"start": "2026-03-01"}, "Give both the first and the last day."),
         ({"period": "custom"}, "Give both the first and the last day."),
         ({"start": "2000-01-01", "end": "2026-01-01"}, "Choose at most five years."),
+        ({"start": "0001-01-01", "end": "0001-01-01"}, "Choose a day between the years 2000 and"),
+        ({"start": "9995-01-01", "end": "9999-12-31"}, "Choose a day between the years 2000 and"),
         ({"period": "forever"}, "Choose a period from the list."),
         ({"branch": "99999"}, "Choose one from the list, or all."),
         ({"staff": "ana"}, "Choose one from the list, or all."),
@@ -455,9 +457,10 @@ def test_csv_cells_that_could_be_formulas_are_quoted(client, march):
 def test_a_bad_range_in_a_csv_link_goes_back_to_the_page(client, march):
     manager_client(client, march)
     url = reverse("appointments:report_csv", args=["topics"])
-    response = client.get(url, {"start": "2026-03-31", "end": "2026-03-01"})
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("appointments:reports"))
+    for dates in (("2026-03-31", "2026-03-01"), ("9995-01-01", "9999-12-31")):
+        response = client.get(url, {"start": dates[0], "end": dates[1]})
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("appointments:reports"))
 
 
 def page_queries(client) -> int:

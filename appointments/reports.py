@@ -183,8 +183,8 @@ _SESSION_SETS = {
     "channel_contact": ("channel", "contact_method", "status"),
     # Figures of the whole range only.
     "whole": ("status", "cancelled_by", "first_booking", "helpful"),
-    # How long ahead sessions (not cancelled) were booked, to the hour: the quartiles are
-    # worked out from these counts, rather than sorting every row in another pass.
+    # How long ahead sessions were booked, to the hour (see `session_groups` for which): the
+    # quartiles are worked out from these counts, rather than sorting every row again.
     "lead": ("lead_hours",),
 }
 # Each table of the page: the columns it is grouped by.
@@ -247,7 +247,9 @@ def _grouped(
             row = dict(zip(names, record, strict=True))
             name = by_bits[row.pop("grouping_bits")]
             values = tuple(row[key] for key in sets[name])
-            found[name][values] = {name: value for name, value in row.items() if name not in keys}
+            found[name][values] = {
+                figure: value for figure, value in row.items() if figure not in keys
+            }
     return found
 
 

@@ -35,7 +35,14 @@ from .booking import (
     upcoming_count,
 )
 from .formatting import format_when
-from .forms import CancelForm, DeskBookingForm, MoveForm, PatronSearchForm, slot_value
+from .forms import (
+    CancelForm,
+    DeskBookingForm,
+    MoveForm,
+    PatronSearchForm,
+    slot_value,
+    usual_length,
+)
 from .models import Appointment, Branch, Channel, StaffProfile, Status, Topic
 from .slots import Slot
 from .views import _time_form, time_choices, without_current_time
@@ -133,10 +140,11 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
     if topic is None:
         return render(request, "desk/book.html", context)
 
+    # The same length as online until the desk chooses another (an hour, where offered).
     length_param = request.GET.get("length", "")
-    length = int(length_param) if length_param.isdigit() else topic.session_lengths[0]
+    length = int(length_param) if length_param.isdigit() else 0
     if length not in topic.session_lengths:
-        length = topic.session_lengths[0]
+        length = usual_length(topic.session_lengths)
     # A time held for this patron on the waiting list is theirs to book (and only theirs).
     holder = held_offer(patron, topic, length)
     choices = time_choices(request, topic, length, for_desk=True, holder=holder)

@@ -24,7 +24,7 @@ from library_help.languages import language_choices
 from patrons.forms import DeskPatronForm
 from patrons.models import AccessRecord, Patron, record_access
 
-from . import access
+from . import access, closures
 from .booking import (
     BookingError,
     book_appointment,
@@ -269,8 +269,13 @@ def session(request: HttpRequest, reference) -> HttpResponse:
             request.user, appointment.patron, AccessRecord.What.APPOINTMENT, appointment.pk
         )
     user = request.user
+    # Kept booked over a closure or a block: nothing was sent, so staff are told here.
+    closure = closures.closure_on_its_day(appointment) if appointment.is_cancellable else None
+    block = closures.block_over(appointment) if appointment.is_cancellable and not closure else None
     context = {
         "appointment": appointment,
+        "closed": closures.closure_reason(closure) if closure else "",
+        "blocked_time": block,
         "sees_need": sees_need,
         "may_change": appointment.is_cancellable
         and access.may_change_appointment(user, appointment),

@@ -14,6 +14,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
 
 from appointments.booking import cancel_appointment
@@ -109,6 +110,33 @@ def test_the_demo_desk_account_is_signed_in_by_its_whole_name(client):
     call_command("seed_demo", stdout=StringIO())
     client.force_login(User.objects.get(username="desk"))
     assert "Signed in as <strong>Front desk</strong>" in page_of(client, "calls")
+
+
+def test_the_admin_greets_the_demo_desk_account_by_its_whole_name(client):
+    call_command("seed_demo", stdout=StringIO())
+    client.force_login(User.objects.get(username="desk"))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "<strong>Front desk</strong>" in page
+    assert "<strong>Front</strong>" not in page
+
+
+def test_the_demo_lists_both_librarians_so_a_newcomer_can_try_one_reaching_for_the_other():
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    printed = out.getvalue()
+    for login in ("carmen", "desk", "ana", "ben"):
+        assert f" {login} " in printed, login
+    assert User.objects.get(username="ben").groups.filter(name="Librarians").exists()
+
+
+def test_the_demo_loads_right_after_migrate_without_the_cache_table():
+    """`seed_demo` run by hand before `createcachetable`: it makes the table itself."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE library_help_cache")
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "Loaded 2 branches" in out.getvalue()
+    assert "library_help_cache" in connection.introspection.table_names()
 
 
 def test_an_account_without_a_name_is_signed_in_by_its_username(client):

@@ -118,7 +118,7 @@ class StrandedSessionsForm(forms.ModelForm):
 
     decision = forms.ChoiceField(
         label=_("What should happen to them?"),
-        choices=closures.DECISIONS,
+        choices=closures.decisions(2),
         widget=forms.RadioSelect,
         required=False,
     )
@@ -140,6 +140,11 @@ class StrandedSessionsForm(forms.ModelForm):
         self.stranded = list(self.find_stranded(cleaned))
         if not self.stranded:
             return cleaned
+        count = len(self.stranded)
+        self.fields["decision"].choices = closures.decisions(count)
+        self.fields["decision"].label = ngettext(
+            "What should happen to it?", "What should happen to them?", count
+        )
         shown = self.data.get("sessions", "")
         if shown and set(shown.split(",")) != set(self.stranded_ids.split(",")):
             self.add_error(
@@ -150,19 +155,34 @@ class StrandedSessionsForm(forms.ModelForm):
                 ),
             )
         elif not shown or not cleaned.get("decision"):
-            count = len(self.stranded)
+            # Not a mistake but a question: the form stays unsaved until it is answered, and
+            # the admin shows it without its "Please correct the error below" (see
+            # StrandedSessionsAdmin.render_change_form).
             self.add_error(
                 "decision",
-                ngettext(
-                    "One booked session falls in this time. Choose what should happen to "
-                    "them, then save again.",
-                    "%(count)s booked sessions fall in this time. Choose what should happen "
-                    "to them, then save again.",
-                    count,
-                )
-                % {"count": count},
+                forms.ValidationError(
+                    ngettext(
+                        "One booked session falls in this time. Choose what should happen to "
+                        "it, then save again.",
+                        "%(count)s booked sessions fall in this time. Choose what should "
+                        "happen to them, then save again.",
+                        count,
+                    )
+                    % {"count": count},
+                    code=self.QUESTION,
+                ),
             )
         return cleaned
+
+    QUESTION = "choose"
+
+    @property
+    def only_asking(self) -> bool:
+        """Nothing is wrong: the form only waits for the choice about the booked sessions."""
+        errors = self.errors.as_data()
+        return list(errors) == ["decision"] and all(
+            error.code == self.QUESTION for error in errors["decision"]
+        )
 
     @property
     def stranded_ids(self) -> str:
@@ -260,6 +280,14 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
         form = super().get_form(request, obj, change, **kwargs)
         return type(form.__name__, (form,), {"user": request.user})
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        form = context["adminform"].form
+        if form.is_bound and form.only_asking:
+            # No red "Please correct the error below." (nor "Error:" in the title) over a
+            # question: the list and the choice below say what is needed.
+            context["errors"] = []
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def patron_reason(self, obj) -> str:
         raise NotImplementedError
 
@@ -277,11 +305,12 @@ class StrandedSessionsAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 ngettext(
-                    "Kept %(count)s booked session. It shows as a clash on the calendar "
-                    "and under “Needs attention” on the admin home until it is moved or "
-                    "cancelled.",
-                    "Kept %(count)s booked sessions. Each shows as a clash on the calendar "
-                    "and under “Needs attention” on the admin home until it is moved or "
+                    "Kept %(count)s booked session. The patron has NOT been told: someone "
+                    "must contact them. It shows as a clash on the calendar and under “Needs "
+                    "attention” on the admin home until it is moved or cancelled.",
+                    "Kept %(count)s booked sessions. The patrons have NOT been told: someone "
+                    "must contact each of them. Each shows as a clash on the calendar and "
+                    "under “Needs attention” on the admin home until it is moved or "
                     "cancelled.",
                     len(stranded),
                 )

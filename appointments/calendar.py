@@ -14,6 +14,7 @@ from library_help.languages import supported
 
 from .links import private_url
 from .models import Appointment, Status
+from .templatetags.library_help import full_stop
 
 
 def appointment_uid(appointment: Appointment) -> str:
@@ -49,8 +50,9 @@ def _calendar(appointment: Appointment) -> bytes:
     event.add("location", f"{appointment.branch.name}, {appointment.branch.address}")
     event.add(
         "description",
-        gettext("A one-on-one help session with %(staff)s.\nTo see, change or cancel it: %(link)s")
-        % {"staff": appointment.staff.public_name, "link": private_url(appointment)},
+        # The name ends the sentence: "with Ben O." takes no second full stop.
+        gettext("A one-on-one help session with %(staff)s\nTo see, change or cancel it: %(link)s")
+        % {"staff": full_stop(appointment.staff.public_name), "link": private_url(appointment)},
     )
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     calendar.add_component(event)

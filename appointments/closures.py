@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from . import access
 from .booking import BookingError, cancel_appointment, find_open_slots
@@ -24,14 +25,42 @@ from .formatting import format_day, format_when
 from .models import Appointment, Block, Branch, BusyTime, Closure, StaffProfile
 
 CANCEL_AND_OFFER, CANCEL, KEEP = "cancel_and_offer", "cancel", "keep"
-DECISIONS = [
-    (
-        CANCEL_AND_OFFER,
-        _("Cancel them, tell each patron their own way, and offer the nearest free times"),
-    ),
-    (CANCEL, _("Cancel them and tell each patron their own way")),
-    (KEEP, _("Keep them booked (the calendar and the admin home will show each clash)")),
-]
+
+
+def decisions(count: int) -> list[tuple[str, str]]:
+    """What staff may do with `count` booked sessions, in words that fit one or several. Keeping
+    them sends nothing, and says so: someone must reach each patron."""
+    return [
+        (
+            CANCEL_AND_OFFER,
+            ngettext_lazy(
+                "Cancel it, tell the patron their own way, and offer the nearest free times",
+                "Cancel them, tell each patron their own way, and offer the nearest free times",
+                count,
+            ),
+        ),
+        (
+            CANCEL,
+            ngettext_lazy(
+                "Cancel it and tell the patron their own way",
+                "Cancel them and tell each patron their own way",
+                count,
+            ),
+        ),
+        (
+            KEEP,
+            ngettext_lazy(
+                "Keep it booked. The patron is NOT told: someone must contact them. The "
+                "calendar and the admin home show the clash until it is moved or cancelled.",
+                "Keep them booked. The patrons are NOT told: someone must contact each of "
+                "them. The calendar and the admin home show each clash until it is moved or "
+                "cancelled.",
+                count,
+            ),
+        ),
+    ]
+
+
 CLOSED_CLASH = _("Booked, but the branch is closed")
 BLOCKED_CLASH = _("Booked inside blocked time")
 BUSY_CLASH = _("Booked inside a busy time in Outlook/Google")
@@ -116,6 +145,32 @@ def clashes(user, now: datetime | None = None) -> list[Appointment]:
             else BUSY_CLASH
         )
     return result
+
+
+def closure_on_its_day(appointment: Appointment) -> Closure | None:
+    """The closure of the session's branch on the session's day (the branch's own date), if
+    any: a session kept booked there cannot happen as booked."""
+    day = appointment.local_starts_at.date()
+    return (
+        Closure.objects.filter(
+            branch_id=appointment.branch_id, first_day__lte=day, last_day__gte=day
+        )
+        .select_related("branch")
+        .first()
+    )
+
+
+def block_over(appointment: Appointment) -> Block | None:
+    """A block in the staff member's schedule over the session's time, if any."""
+    return (
+        Block.objects.filter(
+            staff_id=appointment.staff_id,
+            starts_at__lt=appointment.ends_at,
+            ends_at__gt=appointment.starts_at,
+        )
+        .select_related("staff", "created_by")
+        .first()
+    )
 
 
 def closure_reason(closure: Closure) -> str:

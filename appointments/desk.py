@@ -24,7 +24,7 @@ from library_help.languages import language_choices
 from patrons.forms import DeskPatronForm
 from patrons.models import AccessRecord, Patron, record_access
 
-from . import access
+from . import access, closures
 from .booking import (
     BookingError,
     book_appointment,
@@ -35,7 +35,14 @@ from .booking import (
     upcoming_count,
 )
 from .formatting import format_when
-from .forms import CancelForm, DeskBookingForm, MoveForm, PatronSearchForm, slot_value
+from .forms import (
+    CancelForm,
+    DeskBookingForm,
+    MoveForm,
+    PatronSearchForm,
+    slot_value,
+    usual_length,
+)
 from .models import Appointment, Branch, Channel, StaffProfile, Status, Topic
 from .slots import Slot
 from .views import _time_form, time_choices, without_current_time
@@ -133,10 +140,11 @@ def book(request: HttpRequest, patron_id: int) -> HttpResponse:
     if topic is None:
         return render(request, "desk/book.html", context)
 
+    # The same length as online until the desk chooses another (an hour, where offered).
     length_param = request.GET.get("length", "")
-    length = int(length_param) if length_param.isdigit() else topic.session_lengths[0]
+    length = int(length_param) if length_param.isdigit() else 0
     if length not in topic.session_lengths:
-        length = topic.session_lengths[0]
+        length = usual_length(topic.session_lengths)
     # A time held for this patron on the waiting list is theirs to book (and only theirs).
     holder = held_offer(patron, topic, length)
     choices = time_choices(request, topic, length, for_desk=True, holder=holder)
@@ -261,8 +269,13 @@ def session(request: HttpRequest, reference) -> HttpResponse:
             request.user, appointment.patron, AccessRecord.What.APPOINTMENT, appointment.pk
         )
     user = request.user
+    # Kept booked over a closure or a block: nothing was sent, so staff are told here.
+    closure = closures.closure_on_its_day(appointment) if appointment.is_cancellable else None
+    block = closures.block_over(appointment) if appointment.is_cancellable and not closure else None
     context = {
         "appointment": appointment,
+        "closed": closures.closure_reason(closure) if closure else "",
+        "blocked_time": block,
         "sees_need": sees_need,
         "may_change": appointment.is_cancellable
         and access.may_change_appointment(user, appointment),

@@ -367,8 +367,10 @@ class DeskBookingForm(NeedForm):
 
     def __init__(self, *args, topic: Topic, over_limit: bool, length: int, **kwargs):
         super().__init__(*args, topic=topic, **kwargs)
-        # The length was chosen above the time picker, so the times shown fit it.
-        self.fields.pop("length", None)
+        # The length was chosen above the time picker, so the times shown fit it; the advice
+        # the patron gets online ("Most people choose 60 minutes") goes beside that menu.
+        chosen = self.fields.pop("length", None)
+        self.length_advice = chosen.help_text if chosen else ""
         self.length = length
         self.over_limit = over_limit
         self.fields["skill_level"].label = gettext("How confident is the patron with this?")

@@ -12,6 +12,7 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
+from appointments.links import private_path
 from appointments.models import (
     Availability,
     Block,
@@ -502,3 +503,133 @@ def test_a_kept_session_shows_inside_a_longer_block_on_the_calendar(client, ana,
         assert "Booked inside blocked time (Dentist)" in page
         # The block shows in the half-hour before the session and in the hour after it.
         assert page.count("Blocked 1:30 pm–4 pm") == 2
+
+
+# --- Kept booked: who knows, and what the choice says --------------------------------------
+
+
+def test_the_keep_choice_says_plainly_that_the_patrons_are_not_told(
+    client, manager, branch, monday, monday_sessions
+):
+    first = client.post(reverse(ADD_CLOSURE), closure_form(branch, monday)).content.decode()
+    assert "Keep them booked. The patrons are NOT told: someone must contact each of them." in (
+        first
+    )
+    response = ask_then_choose(client, reverse(ADD_CLOSURE), closure_form(branch, monday), "keep")
+    said = client.get(response["Location"]).content.decode()
+    assert "The patrons have NOT been told: someone must contact each of them." in said
+
+
+def test_the_question_about_booked_sessions_is_not_shown_as_an_error(
+    client, manager, branch, monday, monday_sessions
+):
+    page = client.post(reverse(ADD_CLOSURE), closure_form(branch, monday)).content.decode()
+    assert "3 booked sessions fall in this time" in page
+    assert "Please correct the error" not in page
+    assert 'class="errornote"' not in page
+    assert "<title>Error:" not in page
+    assert 'class="errorlist' not in page
+    assert not Closure.objects.exists()
+
+
+def test_a_changed_list_of_sessions_is_still_an_error(
+    client, manager, branch, monday, monday_sessions
+):
+    form = closure_form(branch, monday, sessions=str(monday_sessions[0].pk), decision="cancel")
+    page = client.post(reverse(ADD_CLOSURE), form).content.decode()
+    assert "have changed since the page was shown" in page
+    assert "Please correct the error below." in page
+    assert not Closure.objects.exists()
+
+
+def test_one_session_under_a_block_is_spoken_of_in_the_singular(client, ana, topic, branch):
+    wednesday = next_weekday(2)
+    make_appointment(staff=ana, topic=topic, branch=branch, start=local(wednesday, 14))
+    client.force_login(ana.user)
+    form = {
+        "staff": ana.pk,
+        "starts_at_0": wednesday.isoformat(),
+        "starts_at_1": "14:00",
+        "ends_at_0": wednesday.isoformat(),
+        "ends_at_1": "15:00",
+        "reason": "Dentist",
+        "_save": "Save",
+    }
+    page = client.post(reverse(ADD_BLOCK), form).content.decode()
+    assert "One patron is booked in the time you are blocking." in page
+    assert "Choose what should happen to it, then save again." in page
+    assert "<legend>What should happen to it?</legend>" in page
+    assert "Cancel it, tell the patron their own way, and offer the nearest free times" in page
+    assert "Keep it booked. The patron is NOT told: someone must contact them." in page
+    assert "Cancel them" not in page and "each patron their own way" not in page
+    assert "Please correct the error" not in page
+
+
+def keep_over_monday(client, branch, monday):
+    branch.phone = "312-555-0100"
+    branch.save()
+    ask_then_choose(client, reverse(ADD_CLOSURE), closure_form(branch, monday), "keep")
+
+
+def test_a_patron_kept_booked_at_a_closed_branch_is_asked_to_call(
+    client, manager, branch, monday, monday_sessions
+):
+    keep_over_monday(client, branch, monday)
+    client.logout()
+    page = client.get(private_path(monday_sessions[0])).content.decode()
+    assert "Central Library is closed that day (burst pipe)." in page
+    assert (
+        "Your session cannot take place there as booked. Please call the library at "
+        "312-555-0100 to move it." in page
+    )
+
+
+def test_maria_reads_the_closure_notice_in_spanish(client, manager, ana, topic, branch, monday):
+    maria = make_patron("María González", language="es")
+    session = make_appointment(
+        staff=ana, topic=topic, branch=branch, patron=maria, start=local(monday, 11)
+    )
+    keep_over_monday(client, branch, monday)
+    client.logout()
+    page = client.get(private_path(session)).content.decode()
+    assert "Central Library estará cerrada ese día (burst pipe)." in page
+    assert "Por favor, llame a la biblioteca al 312-555-0100 para cambiarla." in page
+
+
+def test_no_closure_notice_on_an_open_day_or_another_branch(
+    client, manager, ana, topic, branch, monday
+):
+    riverside = make_branch("Riverside Branch")
+    tuesday = make_appointment(
+        staff=ana, topic=topic, branch=branch, start=local(monday + timedelta(days=1), 10)
+    )
+    elsewhere = make_appointment(staff=ana, topic=topic, branch=riverside, start=local(monday, 14))
+    make_closure(branch, monday, reason="burst pipe")
+    client.logout()
+    for session in (tuesday, elsewhere):
+        page = client.get(private_path(session)).content.decode()
+        assert "Your session cannot take place there" not in page
+
+
+def test_the_desk_sees_that_a_kept_session_is_at_a_closed_branch(
+    client, manager, branch, monday, monday_sessions
+):
+    keep_over_monday(client, branch, monday)
+    client.force_login(make_user("frontdesk", groups=("Desk",)))
+    page = client.get(
+        reverse("appointments:session", args=[monday_sessions[0].reference])
+    ).content.decode()
+    assert "Booked, but the branch is closed" in page
+    assert "Central Library is closed that day (burst pipe)." in page
+    assert "Nothing has been sent to the patron." in page
+    assert "call the library at 312-555-0100 to move it" in page
+
+
+def test_a_session_kept_inside_a_block_says_so_on_its_page(client, ana, topic, branch):
+    wednesday = next_weekday(2)
+    session = make_appointment(staff=ana, topic=topic, branch=branch, start=local(wednesday, 14))
+    make_block(ana, local(wednesday, 13), local(wednesday, 16), reason="Dentist")
+    client.force_login(ana.user)
+    page = client.get(reverse("appointments:session", args=[session.reference])).content.decode()
+    assert "Booked inside blocked time" in page
+    assert "Ana P. is not free then. Nothing has been sent to the patron" in page

@@ -8,7 +8,15 @@ from django.urls import reverse
 from appointments.models import Appointment
 from patrons.models import Patron
 
-from .factories import local, make_appointment, make_patron, make_user, next_weekday
+from .factories import (
+    local,
+    make_appointment,
+    make_patron,
+    make_staff,
+    make_topic,
+    make_user,
+    next_weekday,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +105,8 @@ def test_desk_books_for_a_phone_caller(client, desk, librarian, topic):
     assert response["Location"] == reverse("appointments:desk_booked", args=[session.reference])
     assert (session.patron, session.channel, session.booked_by) == (rosa, "phone", desk)
     page = client.get(response["Location"]).content.decode()
-    assert f"{tuesday:%A} {tuesday.day} {tuesday:%B}, 10 am, at Central Library" in page
+    day = f"{tuesday:%A} {tuesday.day} {tuesday:%B}"
+    assert f"{day}, 10 am, for 60 minutes, at Central Library" in page
     assert "with Ana P.”" in page  # one full stop after her initial, not two
 
 
@@ -195,3 +204,32 @@ def test_a_taken_time_or_bad_input_at_the_desk_saves_nothing(
         response = client.post(url, {**good, "slot": values[-1], **bad})
         assert response.status_code == 200, bad
     assert Appointment.objects.filter(patron=patron).count() == 0
+
+
+def test_desk_suggests_the_same_length_as_online(client, desk, branch):
+    phones = make_topic("Smartphones and tablets", lengths=(30, 60))
+    make_staff("Ben O.", branch=branch, topics=[phones], hours=[(1, 10, 12)])
+    harriet = make_patron(
+        "Harriet Caller", email="", phone="312-555-0150", preferred_contact="call"
+    )
+    url = reverse("appointments:desk_book", args=[harriet.pk])
+    page = client.get(url, {"topic": phones.pk}).content.decode()
+    assert '<option value="60" selected>60 minutes</option>' in page
+    assert '<option value="30">30 minutes</option>' in page
+    assert "Most people choose 60 minutes; choose 30 minutes for one quick question." in page
+    # A length the desk chose stays chosen.
+    page = client.get(url, {"topic": phones.pk, "length": 30}).content.decode()
+    assert '<option value="30" selected>30 minutes</option>' in page
+
+
+def test_the_read_back_gives_the_length_in_the_patrons_language(client, desk, librarian, topic):
+    maria = make_patron(
+        "María González", email="", phone="312-555-0160", preferred_contact="call", language="es"
+    )
+    tuesday = next_weekday(1)
+    url, values = desk_times(client, maria, topic, tuesday)
+    ten = next(v for v in values if v.endswith(str(int(local(tuesday, 10).timestamp()))))
+    need = {"slot": ten, "skill_level": "new", "learning_goal": "Fotos", "party_size": 1}
+    response = client.post(url, {**need, "channel": "phone"})
+    page = client.get(response["Location"]).content.decode()
+    assert ", 10:00, durante 60 minutos, en Central Library, con Ana P.”" in page

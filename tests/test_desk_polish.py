@@ -14,14 +14,25 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
 
 from appointments.booking import cancel_appointment
 from appointments.formatting import format_day
+from appointments.links import make_token
 from appointments.models import Message, MessageKind
 from appointments.waitlist import parts_of_day
 
-from .factories import book, local, make_patron, make_staff, make_topic, make_user, next_weekday
+from .factories import (
+    book,
+    local,
+    make_appointment,
+    make_patron,
+    make_staff,
+    make_topic,
+    make_user,
+    next_weekday,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +110,33 @@ def test_the_demo_desk_account_is_signed_in_by_its_whole_name(client):
     call_command("seed_demo", stdout=StringIO())
     client.force_login(User.objects.get(username="desk"))
     assert "Signed in as <strong>Front desk</strong>" in page_of(client, "calls")
+
+
+def test_the_admin_greets_the_demo_desk_account_by_its_whole_name(client):
+    call_command("seed_demo", stdout=StringIO())
+    client.force_login(User.objects.get(username="desk"))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "<strong>Front desk</strong>" in page
+    assert "<strong>Front</strong>" not in page
+
+
+def test_the_demo_lists_both_librarians_so_a_newcomer_can_try_one_reaching_for_the_other():
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    printed = out.getvalue()
+    for login in ("carmen", "desk", "ana", "ben"):
+        assert f" {login} " in printed, login
+    assert User.objects.get(username="ben").groups.filter(name="Librarians").exists()
+
+
+def test_the_demo_loads_right_after_migrate_without_the_cache_table():
+    """`seed_demo` run by hand before `createcachetable`: it makes the table itself."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE library_help_cache")
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "Loaded 2 branches" in out.getvalue()
+    assert "library_help_cache" in connection.introspection.table_names()
 
 
 def test_an_account_without_a_name_is_signed_in_by_its_username(client):
@@ -185,3 +223,42 @@ def test_the_blocked_time_form_names_its_date_and_time_boxes(client, librarian):
     ]:
         tag = next(t for t in page.split("<input") if f'name="{box}"' in t.split(">")[0])
         assert f'aria-label="{name}"' in tag.split(">")[0], box
+
+
+# --- One full stop after "Ana P." ----------------------------------------------------------
+
+
+def test_a_staff_name_ending_in_a_full_stop_gets_no_second_one(
+    client, desk, librarian, topic, branch, rosa
+):
+    tuesday = next_weekday(1)
+    session = make_appointment(
+        staff=librarian, topic=topic, branch=branch, patron=rosa, start=local(tuesday, 10)
+    )
+    client.force_login(desk)
+    for page in (
+        page_of(client, "session", session.reference),
+        page_of(client, "session_move", session.reference),
+        client.get(reverse("appointments:calendar_file", args=[make_token(session)]))
+        .content.decode()
+        .replace("\r\n ", ""),  # unfolded
+    ):
+        assert "Ana P." in page
+        assert "Ana P.." not in page
+    assert "at Central Library, with Ana P.</p>" in page_of(client, "session", session.reference)
+    assert "with Ana P. Choose a new time below" in page_of(
+        client, "session_move", session.reference
+    )
+
+
+def test_a_name_without_a_full_stop_still_ends_its_sentence_with_one(
+    client, desk, topic, branch, rosa
+):
+    carmen = make_staff("Carmen", branch=branch, topics=[topic], hours=[(1, 10, 12)])
+    session = make_appointment(
+        staff=carmen, topic=topic, branch=branch, patron=rosa, start=local(next_weekday(1), 10)
+    )
+    client.force_login(desk)
+    assert "with Carmen.</p>" in page_of(client, "session", session.reference)
+    ics = client.get(reverse("appointments:calendar_file", args=[make_token(session)]))
+    assert "with Carmen.\\nTo see" in ics.content.decode().replace("\r\n ", "")

@@ -7,6 +7,7 @@ Run again, it does nothing: the demo is loaded once.
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -208,6 +209,9 @@ class Command(BaseCommand):
     help = "Load demo branches, topics, staff, schedules, patrons and sessions (once)."
 
     def handle(self, *args, **options):
+        # Saving schedules clears cached open times: the cache's table must exist, also when
+        # this is run by hand right after `migrate` (nothing happens if it is there already).
+        call_command("createcachetable", verbosity=0)
         if Branch.objects.filter(name="Central Library").exists():
             self.stdout.write("Demo data already loaded.")
             self._print_logins()
@@ -245,8 +249,13 @@ class Command(BaseCommand):
                 )
         staff = {}
         for username, public_name, group, intro, topic_slugs, hours in STAFF:
-            # The whole public name, so that pages say "Signed in as Front desk", not "Front".
-            first_name, _, last_name = public_name.partition(" ")
+            # A person's first and last name; the desk's shared account is named as a whole, so
+            # that the admin greets it "Welcome, Front desk." and pages say "Signed in as Front
+            # desk", not "Front".
+            if group == "Desk":
+                first_name, last_name = public_name, ""
+            else:
+                first_name, _, last_name = public_name.partition(" ")
             user = User.objects.create_user(
                 username,
                 email=f"{username}@library.example",
@@ -396,4 +405,5 @@ class Command(BaseCommand):
             "  manager   carmen  (Managers: everything)\n"
             "  desk      desk    (Desk: book for patrons at http://127.0.0.1:8000/desk/)\n"
             "  librarian ana     (Librarians: own schedule and sessions)\n"
+            "  librarian ben     (Librarians: own schedule and sessions; not Ana's patrons)\n"
         )

@@ -390,7 +390,10 @@ def test_the_filters_are_in_the_address(client, march):
     page = manager_client(client, march).get(url, filters)
     assert page.status_code == 200
     assert page.context["report"].summary["booked"] == 2
-    assert "Branch: Eastside." in page.content.decode()
+    html = page.content.decode()
+    assert "Branch: Eastside." in html
+    # Ben's public name ends in a full stop: the sentence gets no second one.
+    assert "Staff member: Ben K." in html and "Ben K.." not in html
     # The quick periods keep the filters.
     assert f"branch={march.eastside.pk}" in page.context["preset_links"][0]["url"]
 

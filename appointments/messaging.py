@@ -13,7 +13,8 @@ database goes away) after the mail server accepted a message but before the row 
 that one message is sent again once its lease ends (about a minute), so a crash can cause at
 most one duplicate, of the one message in flight.
 A failed send is retried with growing pauses and, after MESSAGE_MAX_ATTEMPTS tries, shown to
-staff as failed.
+staff as failed (on the desk's call list, for patrons). When its channel works again, a failed
+message that is still worth reading goes out after all (see "Failed messages" below).
 
 A patron is reached by the channel they chose. Text messages carry only the date, time, branch
 and a link: never what the patron asked for help with. Phone calls are not sent: they wait on
@@ -574,7 +575,7 @@ RESEND_WITHIN = timedelta(days=1)
 PROBE_EVERY = timedelta(minutes=5)
 # Failures that are the address's fault, not the channel's: the mail server answered.
 ADDRESS_REFUSED = ("SMTPRecipientsRefused",)
-# The session must still be as the message tells it: its version, or (a reminder) its time.
+# Kinds about no session (or none that can change under them): worth sending while recent.
 _NO_SESSION_NEEDED = {
     MessageKind.WAITLIST_JOINED,
     MessageKind.WAITLIST_OFFER,

@@ -334,6 +334,13 @@ def test_the_desk_sees_whom_to_reach_and_marks_a_failed_message_handled(
     # Ana's "new session" notice is not a patron to reach: it is counted apart.
     assert "ana@library.example" not in page
     assert "1 message to staff could not be sent in the last week" in page
+    staff_only = reverse("admin:appointments_message_changelist")
+    staff_only += "?state__exact=failed&recipient=staff"
+    assert staff_only.replace("&", "&amp;") in page
+    log = client.get(staff_only)
+    assert log.status_code == 200
+    assert "ana@library.example" in log.content.decode()
+    assert "marcus@example.org" not in log.content.decode()
 
     mark = reverse("appointments:mark_failed_handled", args=[confirmation.pk])
     assert client.get(mark).status_code == 405

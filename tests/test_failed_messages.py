@@ -16,7 +16,7 @@ from django.contrib.auth.models import Permission
 from django.core import mail
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from appointments import messaging
 from appointments.booking import cancel_appointment, reschedule_appointment
@@ -474,3 +474,16 @@ def test_a_move_within_one_staff_members_schedule_sends_no_leaving_notice(
     moved = Message.objects.filter(kind=MessageKind.STAFF_MOVED)
     assert [m.subject.split(":")[0] for m in moved] == ["Session moved"]
     assert Appointment.objects.get().status == Status.CONFIRMED
+
+
+def test_the_leaving_notice_is_in_the_staff_language_whatever_the_requests(
+    ana_has_email, ben, topic, branch
+):
+    session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    with translation.override("es"):
+        reschedule_appointment(
+            session, branch=branch, starts_at=local(next_weekday(2), 14), staff=ben
+        )
+    left = Message.objects.get(kind=MessageKind.STAFF_MOVED, to="ana@library.example")
+    assert left.subject.startswith("Session moved to another staff member: ")
+    assert left.body.startswith("A help session has left your schedule")

@@ -32,7 +32,7 @@ from library_help.languages import other_language_choices
 from patrons.models import AccessRecord, phone_search_condition, record_access
 from patrons.phones import NotAPhoneNumber, format_phone, normalise_phone, phone_digits
 
-from . import access, closures, schedule_changes
+from . import access, closures, messaging, schedule_changes
 from .booking import BookingError, record_outcome
 from .calendar_feed_admin import CalendarFeedInline
 from .calendar_view import build_calendar, week_that_matters, working_here
@@ -920,14 +920,65 @@ class AppointmentAdmin(OwnScheduleAdmin):
         self._mark(request, queryset, "no_show")
 
 
+class RecipientFilter(admin.SimpleListFilter):
+    title = _("to")
+    parameter_name = "recipient"
+
+    def lookups(self, request, model_admin):
+        return [("patron", _("Patrons")), ("staff", _("Staff"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "patron":
+            return queryset.filter(patron__isnull=False)
+        if self.value() == "staff":
+            return queryset.filter(patron__isnull=True)
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(PrivateLookupsAdmin):
     """The message log. Bodies are shown with every private link taken out: a link lets whoever
-    holds it act as the patron, so no staff role ever sees one."""
+    holds it act as the patron, so no staff role ever sees one. Managers may send failed
+    messages again, those still worth sending (messaging.still_worth_sending)."""
 
     list_display = ["created_at", "kind", "channel", "recipient", "state", "attempts", "sent_at"]
-    list_filter = ["state", "channel", "kind"]
+    list_filter = ["state", RecipientFilter, "channel", "kind"]
     search_fields = ["to"]
+    actions = ["send_again"]
+
+    def has_send_again_permission(self, request) -> bool:
+        return access.is_manager(request.user)
+
+    @admin.action(description=_("Send again"), permissions=["send_again"])
+    def send_again(self, request, queryset):
+        queued, left = messaging.send_again(
+            queryset.select_related("appointment__feedback").order_by("created_at", "pk")
+        )
+        if queued:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)s message will be sent again in a moment.",
+                    "%(count)s messages will be sent again in a moment.",
+                    len(queued),
+                )
+                % {"count": len(queued)},
+            )
+        if left:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)s message was not sent again: only a message that could not be "
+                    "sent, written in the last day, about a session that has not begun and has "
+                    "not changed since, is sent again. Reach the patron another way: %(which)s.",
+                    "%(count)s messages were not sent again: only a message that could not be "
+                    "sent, written in the last day, about a session that has not begun and has "
+                    "not changed since, is sent again. Reach the patrons another way: %(which)s.",
+                    len(left),
+                )
+                % {"count": len(left), "which": "; ".join(str(m) for m in left[:10])},
+                "warning",
+            )
 
     def get_search_results(self, request, queryset, search_term):
         # A number typed any way ("(312) 555-0142") finds texts and calls sent to it in E.164.

@@ -3,6 +3,11 @@
 A call nobody answered stays on the list, with its tries counted, until it no longer matters:
 the session it is about has started, or (for anything but the news of a cancellation) has been
 cancelled. Follow-up calls and waiting-list offers stay until someone marks them.
+
+Below them, messages to patrons that could not be sent: who, how to reach them, the session,
+and why in plain words, until someone marks them handled (or the worker sends them after all).
+Each shows only for a user who may see that patron (access.visible_patrons), like the way to
+their page on a call; messages to staff that failed are counted apart, with a way to the admin.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from patrons.models import AccessRecord, Patron
 
 from . import access
 from .formatting import format_day
-from .messaging import CALLS_TO_MAKE
+from .messaging import CALLS_TO_MAKE, address_refused, failure_reason, still_worth_sending
 from .models import Message, MessageChannel, MessageKind, MessageState, Status
-from .waitlist import book_it_url, live_offers, offer_key
+from .waitlist import book_it_url, live_offer_keys, live_offers, offer_key
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
 
@@ -95,7 +100,21 @@ def call_list(request: HttpRequest) -> HttpResponse:
     )
     for call in done:
         call.about = call_about(call)
-    failed = Message.objects.filter(state=MessageState.FAILED).order_by("-created_at")[:50]
+    failed = failed_to_patrons(request.user, now)
+    handled = list(
+        Message.objects.filter(
+            state=MessageState.FAILED,
+            patron__in=access.visible_patrons(request.user),
+            handled_at__gte=now - timedelta(days=1),
+        )
+        .select_related("patron", "handled_by")
+        .order_by("-handled_at")
+    )
+    for message in handled:
+        message.about = call_about(message)
+    staff_failed = Message.objects.filter(
+        state=MessageState.FAILED, patron__isnull=True, created_at__gte=now - timedelta(days=7)
+    ).count()
     # Accessibility notes follow the privacy rules: the desk sees them on the day.
     with_notes = {c.patron_id for c in waiting if c.patron and c.patron.accessibility_needs}
     shown = access.needs_shown_for(request.user, with_notes) if with_notes else set()
@@ -113,9 +132,77 @@ def call_list(request: HttpRequest) -> HttpResponse:
         call.rebook = call.kind == MessageKind.CANCELLATION and call.patron_id in rebook
     AccessRecord.objects.bulk_create(
         AccessRecord(user=request.user, patron_id=pk, what=AccessRecord.What.CALL_LIST)
-        for pk in {call.patron_id for call in waiting if call.patron_id}
+        for pk in {call.patron_id for call in [*waiting, *failed] if call.patron_id}
     )
-    return render(request, "desk/calls.html", {"waiting": waiting, "done": done, "failed": failed})
+    context = {
+        "waiting": waiting,
+        "done": done,
+        "failed": failed,
+        "handled": handled,
+        "staff_failed": staff_failed,
+    }
+    return render(request, "desk/calls.html", context)
+
+
+def failed_to_patrons(user, now: datetime) -> list[Message]:
+    """Messages to patrons that could not be sent and nobody has handled yet, soonest session
+    first (the newest 50), of the patrons this user may see. Each carries its reason in plain
+    words, whether the worker will still send it when the channel works again, and a link to
+    the session's page (or else the patron's) on the desk."""
+    failed = list(
+        Message.objects.filter(
+            state=MessageState.FAILED,
+            handled_at__isnull=True,
+            patron__in=access.visible_patrons(user),
+        )
+        .select_related(
+            "patron", "appointment__topic", "appointment__branch", "appointment__feedback"
+        )
+        .order_by(F("appointment__starts_at").asc(nulls_last=True), "-created_at")[:50]
+    )
+    sessions = {m.appointment_id for m in failed if m.appointment_id}
+    seen = set(
+        access.visible_appointments(user).filter(pk__in=sessions).values_list("pk", flat=True)
+    )
+    offer_keys = (
+        live_offer_keys() if any(m.kind == MessageKind.WAITLIST_OFFER for m in failed) else []
+    )
+    for message in failed:
+        message.about = call_about(message)
+        message.reason = failure_reason(message)
+        message.session_seen = message.appointment_id in seen
+        message.will_retry = not address_refused(message) and still_worth_sending(
+            message, now, offer_keys=offer_keys
+        )
+    return failed
+
+
+@login_required
+@desk_only
+@require_POST
+def mark_failed_handled(request: HttpRequest, pk: int) -> HttpResponse:
+    """The patron was reached another way (or needs nothing more): the failed message leaves
+    the list, with who marked it and when. "undo" puts it back."""
+    mine = Message.objects.filter(
+        pk=pk, state=MessageState.FAILED, patron__in=access.visible_patrons(request.user)
+    )
+    if request.POST.get("undo"):
+        undone = mine.filter(handled_at__gte=timezone.now() - timedelta(days=1)).update(
+            handled_by=None, handled_at=None
+        )
+        if undone:
+            messages.success(request, _("Undone: the message is back on the list."))
+        else:
+            messages.info(request, _("There was nothing to undo on that message."))
+        return redirect("appointments:calls")
+    marked = mine.filter(handled_at__isnull=True).update(
+        handled_by=request.user, handled_at=timezone.now()
+    )
+    if marked:
+        messages.success(request, _("Marked handled: the message leaves the list."))
+    else:
+        messages.info(request, _("Someone has already marked that message, or it was sent."))
+    return redirect("appointments:calls")
 
 
 @login_required

@@ -13,7 +13,8 @@ database goes away) after the mail server accepted a message but before the row 
 that one message is sent again once its lease ends (about a minute), so a crash can cause at
 most one duplicate, of the one message in flight.
 A failed send is retried with growing pauses and, after MESSAGE_MAX_ATTEMPTS tries, shown to
-staff as failed.
+staff as failed (on the desk's call list, for patrons). When its channel works again, a failed
+message that is still worth reading goes out after all (see "Failed messages" below).
 
 A patron is reached by the channel they chose. Text messages carry only the date, time, branch
 and a link: never what the patron asked for help with. Phone calls are not sent: they wait on
@@ -55,6 +56,7 @@ from .models import (
     MessageChannel,
     MessageKind,
     MessageState,
+    StaffProfile,
     Status,
 )
 from .texting import get_text_backend
@@ -74,6 +76,8 @@ SUBJECTS = {
     MessageKind.WAITLIST_OFFER: _("A time has opened for your library help session"),
     MessageKind.WAITLIST_JOINED: _("You are on the waiting list for a library help session"),
 }
+# A session moved from one staff member to another: what the one it left reads.
+MOVED_AWAY_SUBJECT = _("Session moved to another staff member")
 # The worker LISTENs here; a NOTIFY wakes it as soon as new messages are committed.
 OUTBOX_CHANNEL = "library_help_outbox"
 
@@ -189,16 +193,28 @@ def _patron_message(
 
 
 def _staff_message(
-    appointment: Appointment, kind: str, *, key: str, extra: dict | None = None
+    appointment: Appointment,
+    kind: str,
+    *,
+    key: str,
+    extra: dict | None = None,
+    user=None,
+    template: str = "",
+    subject: Promise | None = None,
+    subject_when: datetime | None = None,
 ) -> Message | None:
-    user = appointment.staff.user
+    """A message to the session's staff member (or `user`, one it left), from
+    messages/staff/<template or kind>.txt; its subject (the kind's, unless given) ends with
+    `subject_when`, the session's time unless given."""
+    user = user or appointment.staff.user
     if not user.email:
         return None
     # Staff keep no language preference: the default one, whatever the request's.
     with translation.override(settings.LANGUAGE_CODE):
         context = {**_context(appointment), **_resolved(extra or {})}
-        body = render_to_string(f"messages/staff/{kind}.txt", context).strip() + "\n"
-        subject = f"{SUBJECTS[kind]}: {format_when(appointment.local_starts_at)}"
+        body = render_to_string(f"messages/staff/{template or kind}.txt", context).strip() + "\n"
+        when = subject_when or appointment.local_starts_at
+        subject = f"{subject or SUBJECTS[kind]}: {format_when(when)}"
     return Message(
         kind=kind,
         channel=MessageChannel.EMAIL,
@@ -236,9 +252,11 @@ UNFINISHED = [MessageState.PENDING, *CALLS_TO_MAKE]
 
 
 def _skip_pending(appointment: Appointment, kinds) -> None:
-    appointment.messages.filter(kind__in=kinds, state__in=UNFINISHED).update(
-        state=MessageState.SKIPPED
-    )
+    """The session changed: what was written about it before is stale. Those not sent yet (or
+    that could not be sent: they must never be sent again) are marked no longer needed."""
+    appointment.messages.filter(
+        kind__in=kinds, state__in=[*UNFINISHED, MessageState.FAILED]
+    ).update(state=MessageState.SKIPPED)
 
 
 def booking_made(appointment: Appointment) -> None:
@@ -265,27 +283,59 @@ def booking_changed(
 ) -> None:
     """The session moved from `old_starts_at` at `old_branch`, with the staff member
     `old_staff_id`. Its staff member hears of the move, old time and new; one it was given
-    to by the move hears of it as a new session."""
+    to by the move hears of it as a new session, and the one it left hears that it is no
+    longer theirs (the patron's details stay with the session's page, as for a
+    cancellation)."""
     _skip_pending(appointment, [MessageKind.REMINDER, MessageKind.CONFIRMATION])
+    to_staff = []
     if appointment.staff_id == old_staff_id:
-        to_staff = _staff_message(
-            appointment,
-            MessageKind.STAFF_MOVED,
-            key=f"staff-moved:{_version(appointment)}",
-            extra={
-                "moved_from": _moved_from(old_starts_at, old_branch, appointment),
-                "old_branch": old_branch if old_branch.pk != appointment.branch_id else None,
-            },
+        to_staff.append(
+            _staff_message(
+                appointment,
+                MessageKind.STAFF_MOVED,
+                key=f"staff-moved:{_version(appointment)}",
+                extra={
+                    "moved_from": _moved_from(old_starts_at, old_branch, appointment),
+                    "old_branch": old_branch if old_branch.pk != appointment.branch_id else None,
+                },
+            )
         )
     else:
-        to_staff = _staff_message(
-            appointment, MessageKind.STAFF_NEW_BOOKING, key=f"staff-new:{_version(appointment)}"
+        to_staff.append(
+            _staff_message(
+                appointment, MessageKind.STAFF_NEW_BOOKING, key=f"staff-new:{_version(appointment)}"
+            )
         )
+        to_staff.append(_moved_away(appointment, old_starts_at, old_branch, old_staff_id))
     save_new(
         [
             _patron_message(appointment, MessageKind.CHANGE, key=f"change:{_version(appointment)}"),
-            to_staff,
+            *to_staff,
         ]
+    )
+
+
+def _moved_away(
+    appointment: Appointment, old_starts_at: datetime, old_branch: Branch, old_staff_id: int
+) -> Message | None:
+    """For the staff member a session left: its old time and place, and who has it now."""
+    old_staff = StaffProfile.objects.select_related("user").get(pk=old_staff_id)
+    old_local = old_starts_at.astimezone(old_branch.tz)
+    with translation.override(settings.LANGUAGE_CODE):
+        old_when = format_when(old_local)
+    return _staff_message(
+        appointment,
+        MessageKind.STAFF_MOVED,
+        key=f"staff-moved-away:{_version(appointment)}",
+        user=old_staff.user,
+        template="staff_moved_away",
+        subject=MOVED_AWAY_SUBJECT,
+        subject_when=old_local,
+        extra={
+            "old_when": old_when,
+            "old_branch": old_branch,
+            "now_with": appointment.staff.public_name,
+        },
     )
 
 
@@ -464,24 +514,34 @@ def send_due(
 
     Each message is claimed first (see `_claim`), then sent with no transaction open, then
     recorded, but only if it is still as claimed: a session cancelled meanwhile has skipped
-    it, a forgotten patron's message is gone, and neither waited for the mail server."""
+    it, a forgotten patron's message is gone, and neither waited for the mail server.
+
+    The first message a pass sends on a channel puts that channel's recent failures that are
+    still worth sending back in the queue (the mail server is back), and they go out in the
+    same pass. A channel with failures and nothing else to send is tried with one of them
+    every PROBE_EVERY, so that a return is noticed on a quiet evening too."""
     now = now or timezone.now()
     counts = {"sent": 0, "retry": 0, "failed": 0}
     channels = {MessageChannel.EMAIL: 0, MessageChannel.TEXT: 0}  # failures in a row
+    probed: set[str] = set()
+    back: set[str] = set()
     while max_messages is None or sum(counts.values()) < max_messages:
         working = [c for c, failures in channels.items() if failures < FAILURES_BEFORE_PAUSE]
         if not working or should_stop():
             break
         message = _claim(working, now)
         if message is None:
-            break
+            if not _probe([c for c in working if c not in probed], now, probed):
+                break
+            continue
         try:
             _deliver(message)
         except Exception as error:
             channels[message.channel] += 1
             outcome = {"last_error": f"{type(error).__name__}: {error}"[:500]}
             if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
-                outcome["state"] = MessageState.FAILED
+                # A failed message's send_after says when it was last tried.
+                outcome |= {"state": MessageState.FAILED, "send_after": now}
                 counts["failed"] += 1
                 logger.warning(
                     "Message %s failed for good after %s tries", message.pk, message.attempts
@@ -496,4 +556,159 @@ def send_due(
         Message.objects.filter(
             pk=message.pk, state=MessageState.PENDING, attempts=message.attempts
         ).update(**outcome)
+        if outcome.get("state") == MessageState.SENT and message.channel not in back:
+            back.add(message.channel)
+            queued = send_again_after_outage(message.channel, now)
+            if queued:
+                logger.info(
+                    "%s sends again: %s failed messages queued again.", message.channel, queued
+                )
     return counts
+
+
+# --- Failed messages ---------------------------------------------------------------------------
+# A failed message is sent again, when its channel works again or a manager asks, only while it
+# is still worth reading: written in the last RESEND_WITHIN, about a session that has not begun
+# (and is still as the message tells it). Anything else stays failed, for the desk to handle.
+RESEND_WITHIN = timedelta(days=1)
+# A channel whose failures wait with nothing else to send is tried again this often.
+PROBE_EVERY = timedelta(minutes=5)
+# Failures that are the address's fault, not the channel's: the mail server answered.
+ADDRESS_REFUSED = ("SMTPRecipientsRefused",)
+# Kinds about no session (or none that can change under them): worth sending while recent.
+_NO_SESSION_NEEDED = {
+    MessageKind.WAITLIST_JOINED,
+    MessageKind.WAITLIST_OFFER,
+    MessageKind.CALENDAR_FEED,
+}
+
+
+def address_refused(message: Message) -> bool:
+    return message.last_error.startswith(ADDRESS_REFUSED)
+
+
+def still_worth_sending(
+    message: Message, now: datetime | None = None, *, offer_keys: list[str] | None = None
+) -> bool:
+    """May this failed message go out now? Not when it is older than RESEND_WITHIN, nor about a
+    session that has begun, been cancelled (a cancellation notice: that has passed) or changed
+    since it was written (the rule that skips stale messages on a change), nor a waiting-list
+    offer no longer held (`offer_keys`: the live offers' message keys, when known)."""
+    now = now or timezone.now()
+    if message.state != MessageState.FAILED or message.created_at < now - RESEND_WITHIN:
+        return False
+    if message.kind == MessageKind.WAITLIST_OFFER:
+        if offer_keys is None:
+            from .waitlist import live_offer_keys
+
+            offer_keys = live_offer_keys()
+        return message.key in offer_keys
+    if message.kind in _NO_SESSION_NEEDED:
+        return True
+    session = message.appointment
+    if session is None:
+        return False
+    if message.kind == MessageKind.FOLLOW_UP:
+        return session.status == Status.ATTENDED and not hasattr(session, "feedback")
+    if session.starts_at <= now:
+        return False
+    if message.kind == MessageKind.REMINDER:
+        current = f"{session.reference}:{int(session.starts_at.timestamp())}"
+    else:
+        current = _version(session)
+    cancelled = message.kind in (MessageKind.CANCELLATION, MessageKind.STAFF_CANCELLATION)
+    wanted = Status.CANCELLED if cancelled else Status.CONFIRMED
+    return session.status == wanted and message.key.endswith(f":{current}")
+
+
+def send_again(messages, now: datetime | None = None) -> tuple[list[Message], list[Message]]:
+    """Put these failed messages back in the queue, with their tries counted afresh, those
+    still worth sending; returns (queued, left failed). Only writes rows: the worker sends
+    them (woken when the transaction commits)."""
+    now = now or timezone.now()
+    queued, left = [], []
+    for message in messages:
+        if still_worth_sending(message, now) and Message.objects.filter(
+            pk=message.pk, state=MessageState.FAILED
+        ).update(state=MessageState.PENDING, attempts=0, send_after=now):
+            queued.append(message)
+        else:
+            left.append(message)
+    if queued:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [OUTBOX_CHANNEL])
+    return queued, left
+
+
+def _failed_to_send_again(channel: str, now: datetime):
+    """Recent failures on this channel that nobody has handled another way, oldest first,
+    leaving out those whose address was refused (they would only fail again)."""
+    return (
+        Message.objects.filter(
+            state=MessageState.FAILED,
+            channel=channel,
+            handled_at__isnull=True,
+            created_at__gte=now - RESEND_WITHIN,
+        )
+        .exclude(last_error__startswith=ADDRESS_REFUSED[0])
+        .select_related("appointment__feedback")
+        .order_by("created_at", "pk")
+    )
+
+
+def send_again_after_outage(channel: str, now: datetime | None = None) -> int:
+    """A message just went out on this channel: its recent failures go out again."""
+    queued, _left = send_again(_failed_to_send_again(channel, now or timezone.now()), now)
+    return len(queued)
+
+
+def _probe(channels: list[str], now: datetime, probed: set[str]) -> bool:
+    """Of these channels, with nothing due, the first whose last try was over PROBE_EVERY ago
+    and which has failures worth sending: one of them is queued again, with one try left, to
+    learn whether the channel works again. False when none was."""
+    for channel in channels:
+        probed.add(channel)
+        tried_lately = Message.objects.filter(channel=channel).filter(
+            Q(state=MessageState.PENDING)
+            | Q(state=MessageState.FAILED, send_after__gt=now - PROBE_EVERY)
+        )
+        if tried_lately.exists():
+            continue
+        for message in _failed_to_send_again(channel, now):
+            if still_worth_sending(message, now) and Message.objects.filter(
+                pk=message.pk, state=MessageState.FAILED
+            ).update(
+                state=MessageState.PENDING,
+                attempts=settings.MESSAGE_MAX_ATTEMPTS - 1,
+                send_after=now,
+            ):
+                return True
+    return False
+
+
+def failure_reason(message: Message) -> str:
+    """Why a message could not be sent, in plain words for the desk (the technical reason stays
+    in the admin)."""
+    error = message.last_error
+    if address_refused(message):
+        return gettext("The address was refused.")
+    if error.startswith("SMTPAuthenticationError"):
+        return gettext("The mail server refused the library's sign-in.")
+    if error.startswith(("SMTPSenderRefused", "SMTPDataError")):
+        return gettext("The mail server refused the message.")
+    if message.channel == MessageChannel.TEXT:
+        return gettext("The text message service could not be reached or refused it.")
+    if error.startswith(
+        (
+            "ConnectionRefusedError",
+            "ConnectionResetError",
+            "TimeoutError",
+            "timeout",
+            "gaierror",
+            "OSError",
+            "SMTPServerDisconnected",
+            "SMTPConnectError",
+        )
+    ):
+        return gettext("The mail server could not be reached.")
+    return gettext("The message could not be sent.")

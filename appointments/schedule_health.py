@@ -1,4 +1,5 @@
-"""Schedules that need a manager's attention before patrons find nothing to book."""
+"""Schedules that need a manager's attention before patrons find nothing to book, and messages
+that could not be sent."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from . import closures
 from .booking import find_open_slots
 from .formatting import format_when
-from .models import StaffProfile, Topic
+from .models import Message, MessageState, StaffProfile, Topic
 
 
 def topics_without_open_time(days: int = 14) -> list[Topic]:
@@ -45,3 +46,12 @@ def booked_clashes(user) -> list:
     for appointment in found:
         appointment.when = format_when(appointment.local_starts_at)
     return found
+
+
+def failed_messages_to_handle(days: int = 7) -> int:
+    """Messages of the last `days` that could not be sent and that nobody has marked handled."""
+    return Message.objects.filter(
+        state=MessageState.FAILED,
+        handled_at__isnull=True,
+        created_at__gte=timezone.now() - timedelta(days=days),
+    ).count()

@@ -35,6 +35,11 @@ urlpatterns = [
     path("desk/calls/", calls.call_list, name="calls"),
     path("desk/calls/<int:pk>/", calls.mark_call, name="mark_call"),
     path("desk/calls/<int:pk>/undo/", calls.undo_call, name="undo_call"),
+    path(
+        "desk/calls/failed/<int:pk>/",
+        calls.mark_failed_handled,
+        name="mark_failed_handled",
+    ),
     path("desk/", desk.find_patron, name="desk"),
     path("desk/patron/new/", desk.add_patron, name="desk_add_patron"),
     path("desk/patron/<int:patron_id>/", desk.patron, name="desk_patron"),

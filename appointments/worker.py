@@ -3,7 +3,10 @@
 `manage.py send_notifications --loop` runs `run_worker`: it sends what is due, then sleeps
 until a booking's NOTIFY wakes it (a confirmation usually leaves within a second of the
 booking) or POLL seconds pass (the most a message waits if a wake-up is missed). Once a
-minute it also makes waiting-list offers and writes reminders and follow-ups.
+minute it also makes waiting-list offers and writes reminders and follow-ups. After a mail
+outage, the first message that goes out brings the recent failures still worth sending back
+into the queue, and a channel with nothing else to send is tried every few minutes with one of
+them (messaging.send_due).
 
 Only one sender works at a time, across every server: it holds the SENDER lock for as long as
 its database connection lives. A second worker stands by and takes over within a poll when

@@ -7,7 +7,11 @@ stopped message worker never takes the web servers out of service.
 /healthz: the whole service, for monitoring: the database, and messages (the oldest email or
 text that is written and still not sent). 503 when the database is down or a message has
 waited longer than HEALTH_MESSAGE_DELAY_MINUTES: the worker has stopped, or the mail server or
-text provider keeps failing (a retried message keeps its age).
+text provider keeps failing (a retried message keeps its age). 503 too while a channel's last
+message in the day failed and nothing has gone out on it since: the mail server is still down
+after the messages written during the outage have failed. The first message sent on that
+channel (the worker tries one every few minutes) makes it healthy again. A failure that was the
+address's fault (the mail server answered and refused it) does not count.
 """
 
 from __future__ import annotations
@@ -21,6 +25,27 @@ OLDEST_UNSENT_MESSAGE = """
     SELECT extract(epoch FROM now() - min(created_at))
     FROM appointments_message
     WHERE state = 'pending'
+"""
+
+
+# Per channel: the last failure in the day that was not the address's fault, if nothing has
+# been sent on that channel since. A failed message's send_after is when it was last tried.
+CHANNELS_STILL_FAILING = """
+    SELECT failed.channel, extract(epoch FROM now() - failed.last_try)
+    FROM (
+        SELECT channel, max(send_after) AS last_try
+        FROM appointments_message
+        WHERE state = 'failed'
+          AND send_after > now() - interval '1 day'
+          AND last_error NOT LIKE 'SMTPRecipientsRefused%'
+        GROUP BY channel
+    ) AS failed
+    WHERE NOT EXISTS (
+        SELECT 1 FROM appointments_message AS sent
+        WHERE sent.channel = failed.channel AND sent.state = 'sent'
+          AND sent.sent_at >= failed.last_try
+    )
+    ORDER BY failed.channel
 """
 
 
@@ -38,6 +63,13 @@ def oldest_unsent_message_seconds() -> float | None:
         cursor.execute(OLDEST_UNSENT_MESSAGE)
         (seconds,) = cursor.fetchone()
     return None if seconds is None else float(seconds)
+
+
+def channels_still_failing() -> list[tuple[str, float]]:
+    """(channel, seconds since its last failed try) for each channel that is still failing."""
+    with connection.cursor() as cursor:
+        cursor.execute(CHANNELS_STILL_FAILING)
+        return [(channel, float(seconds)) for channel, seconds in cursor.fetchall()]
 
 
 @never_cache
@@ -59,21 +91,26 @@ def web(request: HttpRequest) -> HttpResponse:
 def service(request: HttpRequest) -> HttpResponse:
     try:
         waited = oldest_unsent_message_seconds()
+        failing = channels_still_failing()
     except DatabaseError:
         return _answer(["database: unreachable"], healthy=False)
     limit = settings.HEALTH_MESSAGE_DELAY_MINUTES * 60
-    if waited is None:
-        return _answer(["ok", "database: ok", "messages: none waiting"], healthy=True)
-    line = f"oldest unsent message: written {waited:.0f} s ago"
-    if waited > limit:
-        return _answer(
-            [
-                "database: ok",
-                f"{line} (over {limit} s)",
-                "is the message worker running, and the mail server answering?",
-            ],
-            healthy=False,
+    line = (
+        "messages: none waiting"
+        if waited is None
+        else f"oldest unsent message: written {waited:.0f} s ago"
+    )
+    trouble = []
+    if waited is not None and waited > limit:
+        line = f"{line} (over {limit} s)"
+        trouble.append("is the message worker running, and the mail server answering?")
+    for channel, seconds in failing:
+        trouble.append(
+            f"{channel} messages failing: the last failed {seconds:.0f} s ago and none has"
+            " been sent since; is the mail server or text provider answering?"
         )
+    if trouble:
+        return _answer(["database: ok", line, *trouble], healthy=False)
     return _answer(["ok", "database: ok", line], healthy=True)
 
 

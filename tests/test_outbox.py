@@ -274,7 +274,10 @@ def test_a_failing_provider_is_retried_then_shown_to_staff(client, settings):
     assert "not answering" in message.last_error
     client.force_login(make_user(groups=("Desk",)))
     page = client.get(reverse("appointments:calls")).content.decode()
-    assert "could not be sent" in page and "not answering" in page
+    assert "could not be sent" in page and "Queue" in page  # the patron's name
+    # In plain words for the desk; the technical reason stays in the admin.
+    assert "The text message service could not be reached" in page
+    assert "not answering" not in page and "TextSendError" not in page
 
 
 def test_desk_marks_calls_done_or_not_reached_once(client, librarian, topic, branch):

@@ -103,11 +103,14 @@ def schedule_warnings(user) -> dict:
     from appointments.calendar_feeds import feed_warnings
     from appointments.schedule_health import (
         booked_clashes,
+        failed_messages_to_handle,
         staff_without_hours,
         topics_without_open_time,
     )
 
     warnings = {"clashes": booked_clashes(user), "feeds": feed_warnings(user)}
+    if user.has_perm("appointments.view_message"):
+        warnings["failed_messages"] = failed_messages_to_handle()
     if access.is_manager(user):
         warnings |= {"topics": topics_without_open_time(), "staff": staff_without_hours()}
     return warnings

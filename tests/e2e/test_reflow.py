@@ -124,3 +124,32 @@ def test_desk_pages_and_the_closure_step_reflow(narrow_page):
     expect(page.get_by_role("heading", name="Booked sessions in this time")).to_be_visible()
     assert_fits(page)
     audit(page)
+
+
+def test_the_failed_messages_on_the_call_list_reflow_and_pass_the_audit(narrow_page):
+    page = narrow_page
+    branch = make_branch()
+    topic = make_topic("Smartphones and tablets")
+    make_staff("Ana P.", branch=branch, topics=[topic], hours=[(d, 10, 16) for d in range(5)])
+    make_user("frontdesk", groups=("Desk",), first_name="María", last_name="Ruiz")
+    marcus = make_patron("Marcus Okafor", email="marcus.okafor@example.org", phone="312-555-0199")
+    book(patron=marcus, topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    Message.objects.filter(patron=marcus).update(
+        state=MessageState.FAILED,
+        attempts=4,
+        last_error="ConnectionRefusedError: [Errno 111] Connection refused",
+    )
+
+    sign_in(page, "frontdesk")
+    page.goto(page.base + "/desk/calls/")
+    handled = page.get_by_role("button", name=re.compile(r"^Handled\W+Marcus Okafor"))
+    expect(handled).to_be_visible()
+    expect(page.get_by_text("The mail server could not be reached.")).to_be_visible()
+    assert_fits(page)
+    assert_on_screen(page, handled)
+    audit(page)
+    handled.click()
+    expect(page.get_by_text("Marked handled: the message leaves the list.")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^Undo\W+Marcus Okafor"))).to_be_visible()
+    assert_fits(page)
+    audit(page)

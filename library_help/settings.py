@@ -41,6 +41,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "library_help.health.answer_health_checks",
+    # Every page's security headers, the error pages' too: a request refused early (a host
+    # name not in ALLOWED_HOSTS) never reaches the middleware further down.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "library_help.middleware.content_security_policy",
     "django.middleware.security.SecurityMiddleware",
     # Static files under gunicorn, before anything that would touch the session or database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -50,8 +54,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "library_help.middleware.content_security_policy",
     "django_ratelimit.middleware.RatelimitMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",

@@ -4,6 +4,7 @@ Production is switched on by DEBUG=false; there is no second settings tree.
 """
 
 import ipaddress
+import sys
 from pathlib import Path
 
 import environ
@@ -112,6 +113,33 @@ for _option, _value in {
     "keepalives_count": 3,
 }.items():
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(_option, _value)
+# Time limits, so that a web request stuck behind a lock (a long migration, a VACUUM FULL, a
+# transaction left open) fails by itself, with the app's own translated error page, well before
+# gunicorn's timeout (GUNICORN_TIMEOUT, 30 s) kills its worker and answers with a bare English
+# page. A statement may run at most DATABASE_STATEMENT_TIMEOUT_SECONDS, and waits at most
+# LOCK_TIMEOUT_SECONDS for a lock, so a request that meets two stuck locks still fails in time.
+DATABASE_STATEMENT_TIMEOUT_SECONDS = env.int("DATABASE_STATEMENT_TIMEOUT_SECONDS", default=20)
+# The longest a web request waits for any lock, and the longest a booking or the purge waits
+# for the locks it takes on purpose (appointments/locks.py) before giving up ("please try
+# again").
+LOCK_TIMEOUT_SECONDS = env.int("LOCK_TIMEOUT_SECONDS", default=10)
+# Per process: the web (gunicorn, runserver, the tests' client) has the limits; manage.py's
+# commands (migrate, the message worker, the purge, seed_demo, shell) do not. Nobody waits on a
+# page for them and no gunicorn stops them: a migration that builds an index or a first purge
+# of a big library may rightly take minutes, and a worker behind a lock should carry on when it
+# is freed, not fail. Their own locks still wait at most LOCK_TIMEOUT_SECONDS.
+WEB_PROCESS = Path(sys.argv[0]).name != "manage.py" or sys.argv[1:2] == ["runserver"]
+if WEB_PROCESS:
+    # Sent when connecting (libpq's "options"): no extra query. 0 turns a limit off; one set in
+    # DATABASE_URL's query string (?options=-c statement_timeout=5s) wins.
+    _options = DATABASES["default"]["OPTIONS"].get("options", "")
+    for _name, _seconds in {
+        "statement_timeout": DATABASE_STATEMENT_TIMEOUT_SECONDS,
+        "lock_timeout": LOCK_TIMEOUT_SECONDS,
+    }.items():
+        if _name not in _options:
+            _options = f"{_options} -c {_name}={_seconds}s".strip()
+    DATABASES["default"]["OPTIONS"]["options"] = _options
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise environ.ImproperlyConfigured("Library Help runs on PostgreSQL only (DATABASE_URL).")
 
@@ -288,8 +316,7 @@ NO_SHOW_PAUSE_DAYS = env.int("NO_SHOW_PAUSE_DAYS", default=30)
 # never past the start of the time offered (appointments/waitlist.py, `hold_until`).
 # Open times are offered on this grid (minutes past the start of the availability).
 SLOT_STEP_MINUTES = env.int("SLOT_STEP_MINUTES", default=30)
-# The longest a booking (or the purge) waits for a lock before asking to try again.
-LOCK_TIMEOUT_SECONDS = env.int("LOCK_TIMEOUT_SECONDS", default=10)
+# LOCK_TIMEOUT_SECONDS: see the database's time limits, at the top.
 # A patron's private link stops working this many days after the session.
 PATRON_LINK_DAYS_AFTER = env.int("PATRON_LINK_DAYS_AFTER", default=30)
 

@@ -35,6 +35,15 @@ def hide_private_address(text: str) -> str:
     return hide_private_paths(QUERY.sub("", text or ""))
 
 
+# A query string inside free text (a log line, a request line): "?" right after an address.
+QUERY_IN_TEXT = re.compile(r"(?<=[\w/.%-])\?[^\s'\"]+")
+
+
+def hide_private_text(text: str) -> str:
+    """Any text (a log line, a traceback) without private links or query strings in it."""
+    return hide_private_paths(QUERY_IN_TEXT.sub("", text or ""))
+
+
 def first_line(message) -> str:
     """An error's first line only: a database error's DETAIL line spells out the failing row
     ("Failing row contains (..., Rosa Martinez, ...)")."""

@@ -108,3 +108,36 @@ def test_a_page_stuck_behind_a_lock_fails_fast_with_the_librarys_own_error_page(
         assert _get(server, private_path(session))[0] == 200
     finally:
         server.stop()
+
+
+def test_gunicorns_error_log_keeps_no_private_link_or_search(tmp_path, librarian, topic, branch):
+    """Time limits off and gunicorn's timeout short: a request outlives its worker, and
+    gunicorn's own error log names it. Cleaned, as the access log is."""
+    session = book(topic=topic, branch=branch, start=local(next_weekday(1), 10))
+    link = private_path(session)
+    secret = link.split("/")[2]
+    server = ProductionServer(
+        connection.settings_dict["NAME"],
+        tmp_path / "static",
+        tmp_path / "serve.log",
+        LOCK_TIMEOUT_SECONDS="0",
+        DATABASE_STATEMENT_TIMEOUT_SECONDS="0",
+        GUNICORN_TIMEOUT="2",
+    )
+    try:
+        with connect_directly() as other, other.transaction():
+            other.execute("LOCK TABLE appointments_appointment IN ACCESS EXCLUSIVE MODE")
+            status, _, _, _ = _get(server, link + "?q=Rosa+Martinez")
+        assert status in (0, 500)  # gunicorn's bare page, or the connection dropped
+        log = server.log_path
+        assert wait_until(lambda: "Error handling request" in log.read_text(), seconds=15)
+        assert wait_until(
+            lambda: "Worker exiting" in log.read_text() or "SIGKILL" in log.read_text(), seconds=15
+        )
+        text = log.read_text()
+        assert "WORKER TIMEOUT" in text
+        assert "Error handling request GET /booking/********/" in text
+        assert secret not in text and "Rosa" not in text
+        assert "Perhaps out of memory" not in text
+    finally:
+        server.stop()

@@ -327,6 +327,10 @@ HEALTH_MESSAGE_DELAY_MINUTES = env.int("HEALTH_MESSAGE_DELAY_MINUTES", default=1
 # SERVER_EMAIL, by a thread: the error page never waits for the mail server.
 ADMINS = [("", address) for address in env.list("ADMINS", default=[])]
 SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Each kind of error (its type and the line it happened at) is mailed at most once in this many
+# minutes, counted in the shared cache by every process: a database outage is one mail, not one
+# per failed page. Every occurrence is still logged. 0: mail every one.
+ERROR_MAIL_INTERVAL_MINUTES = env.float("ERROR_MAIL_INTERVAL_MINUTES", default=5)
 # Optional error tracking (pip install '.[sentry]'). Patron data is scrubbed before anything
 # leaves: see library_help/errors.py.
 SENTRY_DSN = env("SENTRY_DSN", default="")
@@ -352,10 +356,15 @@ LOGGING = {
     "filters": {
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
         "hide_private_paths": {"()": "library_help.errors.HidePrivatePaths"},
+        "refused_request_as_warning": {"()": "library_help.errors.RefusedRequestAsWarning"},
     },
     "handlers": {
         # Django's own lines ("Not Found: /booking/...") would spell out private links.
         "console": {"class": "logging.StreamHandler", "filters": ["hide_private_paths"]},
+        "refused_requests": {
+            "class": "logging.StreamHandler",
+            "filters": ["hide_private_paths", "refused_request_as_warning"],
+        },
         "mail_admins": {
             "level": "ERROR",
             "filters": ["require_debug_false", "hide_private_paths"],
@@ -367,8 +376,10 @@ LOGGING = {
         # Replaces Django's own "django" logger setup: errors are mailed (cleaned), and printed
         # once, by the root logger.
         "django": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
-        # A load balancer or a scanner asking by IP address: noted, never mailed.
-        "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
+        # Requests Django refuses as suspicious (a 3 MB form, 2,000 fields, a host name not
+        # ours, a bad CSRF token): anyone can send them, so they are noted at WARNING, never
+        # mailed.
+        "django.security": {"handlers": ["refused_requests"], "propagate": False},
         # The message worker's own errors reach staff too.
         "appointments": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
         # So does a sign-in provider that stopped working (an expired client secret).

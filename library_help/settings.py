@@ -231,7 +231,9 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Whether a request came over https is gunicorn's to say (wsgi.url_scheme): it believes
+    # X-Forwarded-Proto only from FORWARDED_ALLOW_IPS (scripts/serve), our own proxy. Django's
+    # SECURE_PROXY_SSL_HEADER would believe it from anyone, so it is not set.
     # Load balancers and uptime checks often ask over plain http.
     SECURE_REDIRECT_EXEMPT = [r"^healthz"]
 

@@ -141,3 +141,28 @@ def test_gunicorns_error_log_keeps_no_private_link_or_search(tmp_path, librarian
         assert "Perhaps out of memory" not in text
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "source, believed", [("127.0.0.1", True), ("127.0.0.2", False)], ids=["proxy", "anyone"]
+)
+def test_https_is_believed_only_from_the_proxy(tmp_path, source, believed):
+    """X-Forwarded-Proto: https counts only from FORWARDED_ALLOW_IPS (127.0.0.1 here): from
+    another address the request is plain http, so it is sent to https and gets no HSTS."""
+    server = ProductionServer(
+        connection.settings_dict["NAME"],
+        tmp_path / "static",
+        tmp_path / "serve.log",
+        SECURE_SSL_REDIRECT="true",
+    )
+    try:
+        status, headers, _, _ = _get(server, "/", source=source, **{"X-Forwarded-Proto": "https"})
+    finally:
+        server.stop()
+    if believed:
+        assert status == 200
+        assert "max-age=" in headers["Strict-Transport-Security"]
+    else:
+        assert status == 301
+        assert headers["Location"].startswith("https://")
+        assert "Strict-Transport-Security" not in headers

@@ -4,6 +4,7 @@ Production is switched on by DEBUG=false; there is no second settings tree.
 """
 
 import ipaddress
+import sys
 from pathlib import Path
 
 import environ
@@ -41,6 +42,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "library_help.health.answer_health_checks",
+    # Every page's security headers, the error pages' too: a request refused early (a host
+    # name not in ALLOWED_HOSTS) never reaches the middleware further down.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "library_help.middleware.content_security_policy",
     "django.middleware.security.SecurityMiddleware",
     # Static files under gunicorn, before anything that would touch the session or database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -50,8 +55,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "library_help.middleware.content_security_policy",
     "django_ratelimit.middleware.RatelimitMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -110,6 +113,33 @@ for _option, _value in {
     "keepalives_count": 3,
 }.items():
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(_option, _value)
+# Time limits, so that a web request stuck behind a lock (a long migration, a VACUUM FULL, a
+# transaction left open) fails by itself, with the app's own translated error page, well before
+# gunicorn's timeout (GUNICORN_TIMEOUT, 30 s) kills its worker and answers with a bare English
+# page. A statement may run at most DATABASE_STATEMENT_TIMEOUT_SECONDS, and waits at most
+# LOCK_TIMEOUT_SECONDS for a lock, so a request that meets two stuck locks still fails in time.
+DATABASE_STATEMENT_TIMEOUT_SECONDS = env.int("DATABASE_STATEMENT_TIMEOUT_SECONDS", default=20)
+# The longest a web request waits for any lock, and the longest a booking or the purge waits
+# for the locks it takes on purpose (appointments/locks.py) before giving up ("please try
+# again").
+LOCK_TIMEOUT_SECONDS = env.int("LOCK_TIMEOUT_SECONDS", default=10)
+# Per process: the web (gunicorn, runserver, the tests' client) has the limits; manage.py's
+# commands (migrate, the message worker, the purge, seed_demo, shell) do not. Nobody waits on a
+# page for them and no gunicorn stops them: a migration that builds an index or a first purge
+# of a big library may rightly take minutes, and a worker behind a lock should carry on when it
+# is freed, not fail. Their own locks still wait at most LOCK_TIMEOUT_SECONDS.
+WEB_PROCESS = Path(sys.argv[0]).name != "manage.py" or sys.argv[1:2] == ["runserver"]
+if WEB_PROCESS:
+    # Sent when connecting (libpq's "options"): no extra query. 0 turns a limit off; one set in
+    # DATABASE_URL's query string (?options=-c statement_timeout=5s) wins.
+    _options = DATABASES["default"]["OPTIONS"].get("options", "")
+    for _name, _seconds in {
+        "statement_timeout": DATABASE_STATEMENT_TIMEOUT_SECONDS,
+        "lock_timeout": LOCK_TIMEOUT_SECONDS,
+    }.items():
+        if _name not in _options:
+            _options = f"{_options} -c {_name}={_seconds}s".strip()
+    DATABASES["default"]["OPTIONS"]["options"] = _options
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise environ.ImproperlyConfigured("Library Help runs on PostgreSQL only (DATABASE_URL).")
 
@@ -201,7 +231,9 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Whether a request came over https is gunicorn's to say (wsgi.url_scheme): it believes
+    # X-Forwarded-Proto only from FORWARDED_ALLOW_IPS (scripts/serve), our own proxy. Django's
+    # SECURE_PROXY_SSL_HEADER would believe it from anyone, so it is not set.
     # Load balancers and uptime checks often ask over plain http.
     SECURE_REDIRECT_EXEMPT = [r"^healthz"]
 
@@ -286,8 +318,7 @@ NO_SHOW_PAUSE_DAYS = env.int("NO_SHOW_PAUSE_DAYS", default=30)
 # never past the start of the time offered (appointments/waitlist.py, `hold_until`).
 # Open times are offered on this grid (minutes past the start of the availability).
 SLOT_STEP_MINUTES = env.int("SLOT_STEP_MINUTES", default=30)
-# The longest a booking (or the purge) waits for a lock before asking to try again.
-LOCK_TIMEOUT_SECONDS = env.int("LOCK_TIMEOUT_SECONDS", default=10)
+# LOCK_TIMEOUT_SECONDS: see the database's time limits, at the top.
 # A patron's private link stops working this many days after the session.
 PATRON_LINK_DAYS_AFTER = env.int("PATRON_LINK_DAYS_AFTER", default=30)
 
@@ -298,6 +329,10 @@ HEALTH_MESSAGE_DELAY_MINUTES = env.int("HEALTH_MESSAGE_DELAY_MINUTES", default=1
 # SERVER_EMAIL, by a thread: the error page never waits for the mail server.
 ADMINS = [("", address) for address in env.list("ADMINS", default=[])]
 SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Each kind of error (its type and the line it happened at) is mailed at most once in this many
+# minutes, counted in the shared cache by every process: a database outage is one mail, not one
+# per failed page. Every occurrence is still logged. 0: mail every one.
+ERROR_MAIL_INTERVAL_MINUTES = env.float("ERROR_MAIL_INTERVAL_MINUTES", default=5)
 # Optional error tracking (pip install '.[sentry]'). Patron data is scrubbed before anything
 # leaves: see library_help/errors.py.
 SENTRY_DSN = env("SENTRY_DSN", default="")
@@ -323,10 +358,15 @@ LOGGING = {
     "filters": {
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
         "hide_private_paths": {"()": "library_help.errors.HidePrivatePaths"},
+        "refused_request_as_warning": {"()": "library_help.errors.RefusedRequestAsWarning"},
     },
     "handlers": {
         # Django's own lines ("Not Found: /booking/...") would spell out private links.
         "console": {"class": "logging.StreamHandler", "filters": ["hide_private_paths"]},
+        "refused_requests": {
+            "class": "logging.StreamHandler",
+            "filters": ["hide_private_paths", "refused_request_as_warning"],
+        },
         "mail_admins": {
             "level": "ERROR",
             "filters": ["require_debug_false", "hide_private_paths"],
@@ -338,8 +378,10 @@ LOGGING = {
         # Replaces Django's own "django" logger setup: errors are mailed (cleaned), and printed
         # once, by the root logger.
         "django": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
-        # A load balancer or a scanner asking by IP address: noted, never mailed.
-        "django.security.DisallowedHost": {"handlers": ["console"], "propagate": False},
+        # Requests Django refuses as suspicious (a 3 MB form, 2,000 fields, a host name not
+        # ours, a bad CSRF token): anyone can send them, so they are noted at WARNING, never
+        # mailed.
+        "django.security": {"handlers": ["refused_requests"], "propagate": False},
         # The message worker's own errors reach staff too.
         "appointments": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
         # So does a sign-in provider that stopped working (an expired client secret).

@@ -9,6 +9,9 @@ admin.site.site_header = "Library Help: staff"
 admin.site.site_title = "Library Help staff"
 admin.site.index_title = "Help sessions"
 
+handler400 = "library_help.error_pages.bad_request"
+handler500 = "library_help.error_pages.server_error"
+
 
 def favicon(request):
     """Browsers ask for /favicon.ico; the icon's hashed name is only known once collected."""

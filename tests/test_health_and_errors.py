@@ -279,3 +279,29 @@ def test_production_keeps_connections_and_a_shared_cache_holds_sessions():
     assert _settings_under(DEBUG="true") == ["0", "library_help.sessions"]
     with_redis = {**production, "CACHE_URL": "redis://127.0.0.1:6379/0"}
     assert _settings_under(**with_redis) == ["60", "django.contrib.sessions.backends.cached_db"]
+
+
+def test_gunicorns_error_log_keeps_no_private_link_and_names_a_timeout_for_what_it_is():
+    from library_help.access_log import PrivateErrorLog
+
+    private = PrivateErrorLog()
+
+    def line(message, *args):
+        record = logging.LogRecord("gunicorn.error", logging.ERROR, "", 0, message, args, None)
+        private.filter(record)
+        return record.getMessage()
+
+    assert line("Error handling request %s", "/desk/?q=Rosa+Martinez") == (
+        "Error handling request /desk/"
+    )
+    assert "qqprivate" not in line(
+        "Invalid request from ip=10.0.0.9: Invalid HTTP request line: "
+        "'GET /booking/qqprivate/?x=1 HTTP/1.1'"
+    )
+    line("WORKER TIMEOUT (pid:%s)", 4242)
+    killed = line("Worker (pid:%s) was sent %s! Perhaps out of memory?", 4242, "SIGKILL")
+    assert "after its WORKER TIMEOUT" in killed and "Perhaps out of memory" not in killed
+    # A worker killed for some other reason keeps gunicorn's own guess.
+    assert "Perhaps out of memory?" in line(
+        "Worker (pid:%s) was sent %s! Perhaps out of memory?", 5151, "SIGKILL"
+    )

@@ -292,7 +292,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- The library and its booking rules -------------------------------------------------------
 LIBRARY_NAME = env("LIBRARY_NAME", default="Library Help")
-LIBRARY_PHONE = env("LIBRARY_PHONE", default="555-0100")
+LIBRARY_PHONE = env("LIBRARY_PHONE", default="312-555-0100")
 # Used to build absolute links in messages (the patron's private link).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 

@@ -38,6 +38,7 @@ from .booking import (
     reschedule_appointment,
 )
 from .calendar import appointment_ics
+from .chosen_time import not_open_reason, outside_online_window, problem_as_page_opens
 from .formatting import format_day
 from .forms import (
     ChosenTimeForm,
@@ -271,6 +272,20 @@ def choose_time(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "appointments/time.html", context)
 
 
+def _keep_details(request: HttpRequest, topic: Topic, draft: dict, form: PatronForm) -> None:
+    """What the patron typed on the details page, kept with their need (in their session, and
+    only there) for their next try after being sent back to choose a time. Only answers that
+    passed their checks are kept; the booking, or joining the waiting list, clears them."""
+    form.is_valid()
+    typed = {name: form.data.get(name, "") for name in form.fields if name not in form.errors}
+    _save_draft(request, topic, {**draft, "details": typed})
+
+
+def _choose_again(request: HttpRequest, topic: Topic, message: str) -> HttpResponse:
+    messages.error(request, message)
+    return redirect("appointments:time", slug=topic.slug)
+
+
 @sensitive_post_parameters()
 @booking_limit
 @require_http_methods(["GET", "POST"])
@@ -279,7 +294,9 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
 
     The time comes from the page (`?slot=` from the time step, then the form's hidden field),
     never from the session. With no time in the address (an old bookmark, a typed address) the
-    patron chooses one again: the session's last choice may be another tab's.
+    patron chooses one again: the session's last choice may be another tab's. A time that cannot
+    be booked online is refused as the page opens, and again on booking, with the real reason
+    (chosen_time); what the patron typed is kept for their next try.
     """
     topic = _active_topic(slug)
     draft = _draft(request, topic)
@@ -288,14 +305,24 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     if request.method == "GET" and "slot" not in data:
         return redirect("appointments:time", slug=topic.slug)
+    form = PatronForm(request.POST or None, initial=draft.get("details"))
     chosen = ChosenTimeForm(data)
     if not chosen.is_valid():
-        messages.error(request, chosen.error_message())
-        return redirect("appointments:time", slug=topic.slug)
+        if request.method == "POST":
+            _keep_details(request, topic, draft, form)
+        return _choose_again(request, topic, chosen.error_message())
     branch, staff, start = chosen.cleaned_data["slot"]
-    form = PatronForm(request.POST or None)
+    need = draft["need"]
+    if request.method == "GET":
+        problem = problem_as_page_opens(topic, branch, staff, start, need["length"])
+        if problem:
+            return _choose_again(request, topic, problem)
+    elif problem := outside_online_window(topic, branch, start):
+        # The page was left open until the time came inside the notice (no query: the
+        # rest is the booking's own re-check, below).
+        _keep_details(request, topic, draft, form)
+        return _choose_again(request, topic, problem)
     if request.method == "POST" and form.is_valid():
-        need = draft["need"]
         try:
             # The new record is saved in the booking's transaction: a refused booking leaves
             # no patron record behind.
@@ -312,8 +339,12 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
             )
         except BookingError as error:
             if error.code in ("taken", "patron_overlap"):
-                messages.error(request, error.message)
-                return redirect("appointments:time", slug=topic.slug)
+                _keep_details(request, topic, draft, form)
+                message = error.message
+                if error.code == "taken":
+                    # Taken, or never a time we offer (an edited address): say which.
+                    message = not_open_reason(topic, branch, staff, start, need["length"])
+                return _choose_again(request, topic, message)
             form.add_error(None, error.message)
         else:
             request.session.pop(f"booking:{topic.slug}", None)
@@ -327,7 +358,7 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
         "branch": branch,
         "staff": staff,
         "local_start": local_start,
-        "need": draft["need"],
+        "need": need,
         "step": 3,
     }
     return render(request, "appointments/contact.html", context)
@@ -548,7 +579,8 @@ def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
         return _ask_need_first(request, topic)
     offered = times_of_day_offered(topic, draft["need"]["length"])
     where = WaitlistForm(request.POST or None, times_of_day=offered)
-    who = PatronForm(request.POST or None)
+    # The details typed before a time was taken are offered again here.
+    who = PatronForm(request.POST or None, initial=draft.get("details"))
     if request.method == "POST" and where.is_valid() and who.is_valid():
         need = draft["need"]
         with transaction.atomic():

@@ -5,7 +5,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from appointments.models import Appointment
+from appointments.links import make_feedback_token
+from appointments.models import Appointment, Feedback, WaitlistEntry
 from patrons.models import Patron
 
 from .factories import local, make_appointment, make_topic, next_weekday
@@ -225,3 +226,37 @@ def test_a_returning_patron_is_recognised_and_kindly_limited(client, librarian, 
     response = book_at(next_weekday(3, weeks_ahead=4), 11)
     assert response.content.decode().count("more than we can book online") == 1
     assert Appointment.objects.count() == 2
+
+
+def test_the_waiting_list_and_the_follow_up_refuse_bad_input_in_plain_words(
+    client, librarian, topic, branch
+):
+    start(client, topic)
+    waitlist = reverse("appointments:join_waitlist", args=[topic.slug])
+    page = client.post(
+        waitlist,
+        {
+            "weekdays": ["9"],
+            "branch": "999999",
+            "name": "Harold\x00",
+            "phone": "312-555-0142",
+            "preferred_contact": "call",
+            "accessibility_needs": "x" * 501,
+        },
+    ).content.decode()
+    assert page.count("Please choose one of the answers shown.") >= 2
+    assert "it holds an invisible character" in page
+    assert "Please keep this to 500 characters or fewer (it has 501)." in page
+    assert "Select a valid choice" not in page and "Null characters" not in page
+    assert WaitlistEntry.objects.count() == 0 and Patron.objects.count() == 0
+
+    session = make_appointment(
+        staff=librarian, topic=topic, branch=branch, start=local(next_weekday(1), 10)
+    )
+    follow_up = reverse("appointments:feedback", args=[make_feedback_token(session)])
+    assert "At most 1,000 characters." in client.get(follow_up).content.decode()
+    page = client.post(follow_up, {"helpful": 5, "comment": "Thank you! " * 100}).content.decode()
+    assert "Please keep this to 1000 characters or fewer (it has 1099)." in page
+    for django_words in ["Ensure this value", "Null characters", "Select a valid choice"]:
+        assert django_words not in page
+    assert Feedback.objects.count() == 0

@@ -13,6 +13,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from patrons.forms import NOT_ONE_OF_THE_ANSWERS, paste_friendly, plain_errors
+
 from .formatting import format_day, format_minutes, format_time
 from .models import HELPFUL_ANSWERS, Branch, Channel, SkillLevel, StaffProfile, TimeOfDay, Topic
 from .slots import Slot
@@ -44,7 +46,10 @@ class NeedForm(forms.Form):
         label=_("How confident do you feel with this?"),
         choices=PATRON_SKILL_CHOICES,
         widget=forms.RadioSelect,
-        error_messages={"required": _("Please choose how confident you feel.")},
+        error_messages={
+            "required": _("Please choose how confident you feel."),
+            "invalid_choice": NOT_ONE_OF_THE_ANSWERS,
+        },
     )
     learning_goal = forms.CharField(
         label=_("What would you like to learn or do?"),
@@ -54,12 +59,7 @@ class NeedForm(forms.Form):
         ),
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        error_messages={
-            "required": _("Please tell us what you would like help with."),
-            "max_length": _(
-                "Please keep this to 1000 characters or fewer (it has %(show_value)d)."
-            ),
-        },
+        error_messages=plain_errors(required=_("Please tell us what you would like help with.")),
     )
     party_size = forms.TypedChoiceField(
         label=_("How many people are coming?"),
@@ -67,18 +67,25 @@ class NeedForm(forms.Form):
         coerce=int,
         initial=1,
         widget=forms.RadioSelect,
-        error_messages={"required": _("Please say how many people are coming.")},
+        error_messages={
+            "required": _("Please say how many people are coming."),
+            "invalid_choice": NOT_ONE_OF_THE_ANSWERS,
+        },
     )
     length = forms.TypedChoiceField(
         label=_("How long a session?"),
         coerce=int,
         widget=forms.RadioSelect,
-        error_messages={"required": _("Please choose how long a session you need.")},
+        error_messages={
+            "required": _("Please choose how long a session you need."),
+            "invalid_choice": _("Please choose one of the session lengths offered."),
+        },
     )
 
     def __init__(self, *args, topic: Topic, **kwargs):
         super().__init__(*args, **kwargs)
         self.topic = topic
+        paste_friendly(self.fields["learning_goal"])
         lengths = topic.session_lengths
         self.fields["length"].choices = [(n, format_minutes(n)) for n in lengths]
         if len(lengths) == 1:
@@ -452,11 +459,16 @@ class FeedbackForm(forms.Form):
     )
     comment = forms.CharField(
         label=_("Anything else you would like to tell us? (optional)"),
+        help_text=_("At most 1,000 characters."),
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        error_messages={"max_length": _("Please keep this to 1000 characters or fewer.")},
+        error_messages=plain_errors(),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        paste_friendly(self.fields["comment"])
 
 
 # The parts of the day as patrons choose them (the same as TimeOfDay, in the page's language).
@@ -477,6 +489,7 @@ class WaitlistForm(forms.Form):
         queryset=Branch.objects.all(),
         required=False,
         empty_label=_("Any library"),
+        error_messages={"invalid_choice": NOT_ONE_OF_THE_ANSWERS},
     )
     weekdays = forms.TypedMultipleChoiceField(
         label=_("Which days suit you? (optional: leave empty for any day)"),
@@ -485,6 +498,10 @@ class WaitlistForm(forms.Form):
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": NOT_ONE_OF_THE_ANSWERS,
+            "invalid_list": NOT_ONE_OF_THE_ANSWERS,
+        },
     )
     time_of_day = forms.ChoiceField(
         label=_("Which time of day suits you?"),

@@ -55,8 +55,14 @@ def appointment_from_token(token: str) -> Appointment:
         ) from error
     expires = appointment.ends_at + timedelta(days=settings.PATRON_LINK_DAYS_AFTER)
     if timezone.now() > expires or appointment.patron_id is None:
+        # With no patron, the record is gone: deleted at the patron's request, or kept no
+        # longer after the session. Which, nothing left here can say, so the words fit both.
         raise LinkError(
-            gettext("This link has expired. If you need help with a booking, call us at %(phone)s.")
+            gettext(
+                "This link no longer works: either the session it was for is over, or the "
+                "details behind it were deleted at the patron's request. If you need help with "
+                "a booking, call us at %(phone)s."
+            )
             % {"phone": settings.LIBRARY_PHONE}
         )
     return appointment

@@ -9,7 +9,9 @@ the patron back if not.
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,7 +24,8 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
 
 from library_help.languages import active_language, supported
 from patrons.forms import PatronForm
@@ -38,6 +41,7 @@ from .booking import (
     reschedule_appointment,
 )
 from .calendar import appointment_ics
+from .chosen_time import not_open_reason, outside_online_window, problem_as_page_opens
 from .formatting import format_day
 from .forms import (
     ChosenTimeForm,
@@ -68,21 +72,81 @@ from .waitlist import (
     times_of_day_offered,
 )
 
-# Per client address. Booking forms count only submissions; private links count every visit,
-# which makes guessing links (already hopeless: they are signed) slower still.
-booking_limit = ratelimit(
-    key="ip", rate=lambda group, request: settings.RATELIMIT_BOOKING, method="POST", block=True
-)
-lookup_limit = ratelimit(
-    key="ip",
-    rate=lambda group, request: settings.RATELIMIT_LOOKUP,
-    method=ratelimit.ALL,
-    block=True,
-)
+# Per client address (a library's computers and Wi-Fi usually share one, so a limit counts a
+# whole building). The booking forms' posts are counted together and generously; sessions booked
+# online are counted apart and kept few; private links count every visit, each page apart, which
+# makes guessing links (already hopeless: they are signed) slower still. The desk is never
+# limited. django-ratelimit keeps the counts in the shared cache (library_help/cache.py), in
+# fixed windows: the wait it gives is the true time left in the window.
+FORM_POSTS = "appointments.booking-forms"
+ONLINE_BOOKINGS = "appointments.online-bookings"
+
+
+def _limited(*, rate_setting: str, method, group: str | None = None, reason: str = "tries"):
+    """Refuse a request over the limit with the page saying how long to wait. `group` counts
+    several pages together; without it, each page counts apart."""
+
+    def decorator(view):
+        @wraps(view)
+        def limited_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            usage = get_usage(
+                request,
+                group=group,
+                fn=None if group else view,
+                key="ip",
+                rate=getattr(settings, rate_setting),
+                method=method,
+                increment=True,
+            )
+            if usage is not None and usage["should_limit"]:
+                return rate_limited_page(request, reason=reason, seconds_left=usage["time_left"])
+            return view(request, *args, **kwargs)
+
+        return limited_view
+
+    return decorator
+
+
+booking_limit = _limited(rate_setting="RATELIMIT_BOOKING", method="POST", group=FORM_POSTS)
+lookup_limit = _limited(rate_setting="RATELIMIT_LOOKUP", method=ALL)
+
+
+def _online_bookings(request: HttpRequest, *, count: bool) -> dict | None:
+    return get_usage(
+        request,
+        group=ONLINE_BOOKINGS,
+        key="ip",
+        rate=settings.RATELIMIT_ONLINE_BOOKINGS,
+        increment=count,
+    )
+
+
+def online_bookings_paused(request: HttpRequest) -> HttpResponse | None:
+    """The page saying so, when this address has booked as many sessions online as an hour
+    allows (checked before the patron types their details, and again before booking)."""
+    usage = _online_bookings(request, count=False)
+    if usage is None:
+        return None
+    if usage["count"] >= usage["limit"]:
+        return rate_limited_page(request, reason="bookings", seconds_left=usage["time_left"])
+    return None
+
+
+def rate_limited_page(request: HttpRequest, *, reason: str, seconds_left: int) -> HttpResponse:
+    """429, saying what was limited and how long until it is lifted (unknown if the cache
+    could not count: then it is at most an hour)."""
+    minutes = math.ceil(seconds_left / 60) if seconds_left > 0 else None
+    response = render(
+        request, "rate_limited.html", {"reason": reason, "minutes": minutes}, status=429
+    )
+    if seconds_left > 0:
+        response["Retry-After"] = str(seconds_left)
+    return response
 
 
 def rate_limited(request: HttpRequest, exception) -> HttpResponse:
-    return render(request, "rate_limited.html", status=429)
+    """RATELIMIT_VIEW: any other limit django-ratelimit refuses (the wait is not known here)."""
+    return rate_limited_page(request, reason="tries", seconds_left=-1)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -271,6 +335,20 @@ def choose_time(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "appointments/time.html", context)
 
 
+def _keep_details(request: HttpRequest, topic: Topic, draft: dict, form: PatronForm) -> None:
+    """What the patron typed on the details page, kept with their need (in their session, and
+    only there) for their next try after being sent back to choose a time. Only answers that
+    passed their checks are kept; the booking, or joining the waiting list, clears them."""
+    form.is_valid()
+    typed = {name: form.data.get(name, "") for name in form.fields if name not in form.errors}
+    _save_draft(request, topic, {**draft, "details": typed})
+
+
+def _choose_again(request: HttpRequest, topic: Topic, message: str) -> HttpResponse:
+    messages.error(request, message)
+    return redirect("appointments:time", slug=topic.slug)
+
+
 @sensitive_post_parameters()
 @booking_limit
 @require_http_methods(["GET", "POST"])
@@ -279,7 +357,9 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
 
     The time comes from the page (`?slot=` from the time step, then the form's hidden field),
     never from the session. With no time in the address (an old bookmark, a typed address) the
-    patron chooses one again: the session's last choice may be another tab's.
+    patron chooses one again: the session's last choice may be another tab's. A time that cannot
+    be booked online is refused as the page opens, and again on booking, with the real reason
+    (chosen_time); what the patron typed is kept for their next try.
     """
     topic = _active_topic(slug)
     draft = _draft(request, topic)
@@ -288,14 +368,26 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     if request.method == "GET" and "slot" not in data:
         return redirect("appointments:time", slug=topic.slug)
+    if paused := online_bookings_paused(request):
+        return paused
+    form = PatronForm(request.POST or None, initial=draft.get("details"))
     chosen = ChosenTimeForm(data)
     if not chosen.is_valid():
-        messages.error(request, chosen.error_message())
-        return redirect("appointments:time", slug=topic.slug)
+        if request.method == "POST":
+            _keep_details(request, topic, draft, form)
+        return _choose_again(request, topic, chosen.error_message())
     branch, staff, start = chosen.cleaned_data["slot"]
-    form = PatronForm(request.POST or None)
+    need = draft["need"]
+    if request.method == "GET":
+        problem = problem_as_page_opens(topic, branch, staff, start, need["length"])
+        if problem:
+            return _choose_again(request, topic, problem)
+    elif problem := outside_online_window(topic, branch, start):
+        # The page was left open until the time came inside the notice (no query: the
+        # rest is the booking's own re-check, below).
+        _keep_details(request, topic, draft, form)
+        return _choose_again(request, topic, problem)
     if request.method == "POST" and form.is_valid():
-        need = draft["need"]
         try:
             # The new record is saved in the booking's transaction: a refused booking leaves
             # no patron record behind.
@@ -312,10 +404,15 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
             )
         except BookingError as error:
             if error.code in ("taken", "patron_overlap"):
-                messages.error(request, error.message)
-                return redirect("appointments:time", slug=topic.slug)
+                _keep_details(request, topic, draft, form)
+                message = error.message
+                if error.code == "taken":
+                    # Taken, or never a time we offer (an edited address): say which.
+                    message = not_open_reason(topic, branch, staff, start, need["length"])
+                return _choose_again(request, topic, message)
             form.add_error(None, error.message)
         else:
+            _online_bookings(request, count=True)
             request.session.pop(f"booking:{topic.slug}", None)
             messages.success(request, gettext("You're booked. We look forward to seeing you."))
             return redirect(private_path(appointment))
@@ -327,7 +424,7 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
         "branch": branch,
         "staff": staff,
         "local_start": local_start,
-        "need": draft["need"],
+        "need": need,
         "step": 3,
     }
     return render(request, "appointments/contact.html", context)
@@ -548,7 +645,8 @@ def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
         return _ask_need_first(request, topic)
     offered = times_of_day_offered(topic, draft["need"]["length"])
     where = WaitlistForm(request.POST or None, times_of_day=offered)
-    who = PatronForm(request.POST or None)
+    # The details typed before a time was taken are offered again here.
+    who = PatronForm(request.POST or None, initial=draft.get("details"))
     if request.method == "POST" and where.is_valid() and who.is_valid():
         need = draft["need"]
         with transaction.atomic():

@@ -194,10 +194,16 @@ AXES_ENABLE_ADMIN = True
 # Every provider must be on https (manage.py check says so).
 SSO_PROVIDERS = providers_from_env(env)
 
-# Public forms are limited per client address (see "Behind a reverse proxy" below).
+# Public forms are limited per client address (see "Behind a reverse proxy" below). A library's
+# public computers and Wi-Fi usually reach the site from one address, so these count a building.
 RATELIMIT_VIEW = "appointments.views.rate_limited"
-# A branch's public computers share one address, so the limits are generous.
-RATELIMIT_BOOKING = env("RATELIMIT_BOOKING", default="30/h")
+# Form posts on the public booking pages, all together: generous, for a busy computer lab
+# (a booking takes three or four posts, more with a wrong entry).
+RATELIMIT_BOOKING = env("RATELIMIT_BOOKING", default="600/h")
+# Sessions booked online (completed bookings), per address: enough for a class booking together,
+# too few to fill a topic's calendar under made-up names. The desk is never limited.
+RATELIMIT_ONLINE_BOOKINGS = env("RATELIMIT_ONLINE_BOOKINGS", default="10/h")
+# Visits to private links, each page counted apart.
 RATELIMIT_LOOKUP = env("RATELIMIT_LOOKUP", default="60/m")
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

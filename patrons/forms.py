@@ -22,6 +22,29 @@ class PhoneNumberField(forms.CharField):
             raise forms.ValidationError(invalid_message(), code="invalid") from None
 
 
+# Every patron form's messages for what Django would otherwise say in its own words: a text too
+# long ("Ensure this value has at most 500 characters"), an invisible NUL character (pasted, or
+# sent by a forged form), an answer that is not one of those shown.
+TOO_LONG = _("Please keep this to %(limit_value)d characters or fewer (it has %(show_value)d).")
+INVISIBLE_CHARACTER = _(
+    "Please type this again: it holds an invisible character that we cannot keep."
+)
+NOT_ONE_OF_THE_ANSWERS = _("Please choose one of the answers shown.")
+
+
+def plain_errors(**more) -> dict:
+    """A text field's error_messages: the plain words above, with the field's own `more`."""
+    return {"max_length": TOO_LONG, "null_characters_not_allowed": INVISIBLE_CHARACTER, **more}
+
+
+def paste_friendly(field: forms.Field) -> None:
+    """A long answer's limit is said in its hint and checked when the form is sent, not kept by
+    the browser: its maxlength cuts a pasted text short without a word, so the staff member
+    would read half a sentence and the patron never know. Sent whole, a text too long comes
+    back in the box with a message saying how long it is, for the patron to shorten."""
+    field.widget.attrs.pop("maxlength", None)
+
+
 # The ways to be reached, as the patron chooses them (ContactMethod's, in the page's language).
 CONTACT_CHOICES = [
     (ContactMethod.EMAIL, pgettext_lazy("patron's answer", "Email")),
@@ -58,18 +81,22 @@ class PatronForm(forms.ModelForm):
             "phone": _("For a text message or a call, if you prefer that to email."),
             "card_number": _("Only if you want us to link the session to your library card."),
             "accessibility_needs": _(
-                "For example: large print, a hearing loop, a wheelchair-accessible desk."
+                "For example: large print, a hearing loop, a wheelchair-accessible desk. "
+                "At most 500 characters."
             ),
         }
         error_messages = {
-            "name": {
-                "required": _("Please tell us your name."),
-                "max_length": _("Please keep the name to 120 characters or fewer."),
+            "name": plain_errors(required=_("Please tell us your name.")),
+            "email": plain_errors(
+                invalid=_("Please check the email address, for example name@example.org.")
+            ),
+            "phone": plain_errors(),
+            "preferred_contact": {
+                "required": _("Please choose how we should reach you."),
+                "invalid_choice": NOT_ONE_OF_THE_ANSWERS,
             },
-            "email": {
-                "invalid": _("Please check the email address, for example name@example.org.")
-            },
-            "preferred_contact": {"required": _("Please choose how we should reach you.")},
+            "card_number": plain_errors(),
+            "accessibility_needs": plain_errors(),
         }
         widgets = {
             "preferred_contact": forms.RadioSelect,
@@ -82,6 +109,7 @@ class PatronForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["preferred_contact"].choices = CONTACT_CHOICES
+        paste_friendly(self.fields["accessibility_needs"])
         if self.instance.pk is None and "preferred_contact" not in (kwargs.get("initial") or {}):
             # Nothing chosen for them: a patron with only a phone must not be told "you chose
             # email" about a choice they never made.

@@ -143,6 +143,7 @@ def main() -> int:
         "TEXT_BACKEND": "appointments.texting.MemoryTextBackend",
         # Every simulated patron shares 127.0.0.1: lift the per-client limits for this run.
         "RATELIMIT_BOOKING": "1000000/h",
+        "RATELIMIT_ONLINE_BOOKINGS": "1000000/h",
         "RATELIMIT_LOOKUP": "1000000/m",
         "CONN_MAX_AGE": "60",
         "LOG_LEVEL": "WARNING",

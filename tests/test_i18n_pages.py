@@ -189,9 +189,8 @@ def test_form_errors_are_in_spanish_too(client, librarian, topic):
         "Por favor, revise el formulario",
         "Por favor, díganos cuánta experiencia tiene.",
         "Por favor, díganos con qué le gustaría recibir ayuda.",
-        # Django's own message, from Django's own Spanish catalogue.
-        "no es una de las opciones disponibles",
-        not_english=("Please check the form", "Please choose how confident"),
+        "Por favor, elija una de las respuestas que aparecen.",
+        not_english=("Please check the form", "Please choose how confident", "Select a valid"),
     )
 
     client.post(need_url, {"skill_level": "some", "learning_goal": "Correo", "party_size": 1})
@@ -288,11 +287,15 @@ def test_her_data_the_waiting_list_and_the_follow_up_speak_spanish(client, libra
         "Nos contó: «Update my résumé»",
         not_english=("The information we hold", "You told us"),
     )
+    forget_page = _html(client.get(private_path(session) + "my-data/delete/"))
     _assert_spanish(
-        _html(client.get(private_path(session) + "my-data/delete/")),
+        forget_page,
         "¿Quiere borrar todos los datos que tenemos sobre usted?",
-        not_english=("Delete all the information",),
+        # Her data ("los datos"), not the session of the cancel page ("la sesión").
+        "No, quiero conservarlos",
+        not_english=("Delete all the information", "No, keep it"),
     )
+    assert "mantenerla" not in forget_page
     feedback_url = reverse("appointments:feedback", args=[make_feedback_token(session)])
     _assert_spanish(
         _html(client.get(feedback_url)),

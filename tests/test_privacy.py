@@ -258,7 +258,30 @@ def test_patron_sees_everything_held_and_deletes_it(client, librarian, topic, br
     assert identifying_rows() == []
     assert [m.to for m in mail.outbox] == [["ana@library.example"]]
     assert MARCUS["name"] not in mail.outbox[0].body
-    assert client.get(link).status_code == 404
+    # The link no longer works, and says why in words true whatever happened: the app no
+    # longer knows it was Marcus who asked.
+    gone = client.get(link)
+    assert gone.status_code == 404
+    page = gone.content.decode()
+    assert "This link no longer works" in page
+    assert "the details behind it were deleted at the patron&#x27;s request" in page
+    assert "expired" not in page
+
+
+def test_after_her_data_is_deleted_maria_reads_why_her_link_stopped_in_spanish(
+    client, librarian, topic, branch
+):
+    maria = make_patron("María Gómez", language="es")
+    session = make_appointment(
+        staff=librarian, topic=topic, branch=branch, patron=maria, start=local(next_weekday(1), 10)
+    )
+    link = private_path(session)
+    client.post(link + "my-data/delete/")
+    # Her record, and the language it held, are gone: her phone's language speaks for her.
+    page = client.get(link, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Este enlace ya no funciona" in page
+    assert "se borraron a petición de la persona que reservó" in page
+    assert "This link" not in page
 
 
 def test_a_stranger_who_types_a_patrons_email_reaches_nothing_of_theirs(

@@ -135,7 +135,7 @@ def test_a_time_taken_while_the_tab_was_open_sends_the_patron_back(
 
 
 NOT_FOUND = "We could not find the time you chose. Please choose a time again."
-TAKEN = "That time was just taken. Please choose another time."
+NOT_OFFERED = "That is not one of the times we offer. Please choose a time from the list."
 
 
 @pytest.mark.parametrize(
@@ -170,14 +170,18 @@ TAKEN = "That time was just taken. Please choose another time."
             id="past",
         ),
         pytest.param(
-            lambda branch, at, other: slot(branch, at.replace(minute=7)), TAKEN, id="off-the-grid"
+            lambda branch, at, other: slot(branch, at.replace(minute=7)),
+            NOT_OFFERED,
+            id="off-the-grid",
         ),
         pytest.param(
-            lambda branch, at, other: slot(branch, at.replace(hour=20)), TAKEN, id="after-hours"
+            lambda branch, at, other: slot(branch, at.replace(hour=20)),
+            NOT_OFFERED,
+            id="after-hours",
         ),
         pytest.param(
             lambda branch, at, other: slot(branch, at, staff=other),
-            TAKEN,
+            NOT_OFFERED,
             id="staff-not-on-this-topic",
         ),
     ],

@@ -59,7 +59,7 @@ def test_a_time_inside_the_notice_is_too_soon_and_the_patron_is_told_to_call(
     assert sent_back_with(response, topic, "That time is too soon to book online")
     page = response.content.decode()
     assert "at least 720 hours ahead" in page
-    assert "Please call us at 555-0100 or come to the desk" in page
+    assert "Please call us at 312-555-0100 or come to the desk" in page
     assert TAKEN not in page and "Your session" not in page
 
 
@@ -151,4 +151,4 @@ def test_too_soon_is_said_in_spanish(client, librarian, topic, branch, settings)
     response = open_details(client, topic, slot(branch, local(next_weekday(1), 10)))
     page = response.content.decode()
     assert "Esa hora está demasiado cerca para reservarla en línea" in page
-    assert "llámenos al 555-0100 o venga al mostrador" in page
+    assert "llámenos al 312-555-0100 o venga al mostrador" in page

@@ -153,7 +153,7 @@ def test_manager_closes_the_branch_and_each_patron_is_told_their_own_way(
     assert why in email.body
     assert "We are sorry" in email.body
     assert free_time in email.body
-    assert book_again in email.body and "555-0100" in email.body
+    assert book_again in email.body and "312-555-0100" in email.body
 
     text = Message.objects.get(kind="cancellation", channel=MessageChannel.TEXT)
     assert text.to == "+13125550101"

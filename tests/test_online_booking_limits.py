@@ -85,7 +85,7 @@ def test_one_network_books_only_a_few_sessions_an_hour_online(librarian, topic, 
     assert "Many sessions have been booked online from this network in the last hour." in page
     assert "probably not something you did" in page
     assert "this device" not in page
-    assert "Or call us at 555-0100, or ask at the library" in page
+    assert "Or call us at 312-555-0100, or ask at the library" in page
     wait = int(opened["Retry-After"])
     assert 0 < wait <= 3600
     assert minutes_said(page) == math.ceil(wait / 60)
@@ -159,7 +159,7 @@ def test_the_booking_forms_posts_are_counted_together_and_the_wait_is_told(
     assert "Please wait a little" in page
     assert "from this network" in page and "this device" not in page
     assert minutes_said(page) == math.ceil(int(refused["Retry-After"]) / 60)
-    assert "555-0100" in page
+    assert "312-555-0100" in page
     # Reading a page is never counted.
     assert client.get(need_url).status_code == 200
     assert Patron.objects.count() == 0

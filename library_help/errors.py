@@ -202,11 +202,20 @@ class AdminEmailInBackground(AdminEmailHandler):
         self._kind, self._interval = kind, interval
         super().emit(record)
 
+    @classmethod
+    def _not_mailed(cls, kind: str) -> None:
+        """This kind was let through but no mail went: the next one of its kind may try."""
+        with cls._mailed_lock:
+            cls._mailed.pop(kind, None)
+
     def send_mail(self, subject, message, *args, **kwargs):
+        kind, interval = getattr(self, "_kind", ""), getattr(self, "_interval", 0)
         if not self.on_the_way.acquire(blocking=False):
+            # Two mails already on their way (a slow mail server): this one is dropped, so it
+            # must not keep its kind quiet for the interval.
+            self._not_mailed(kind)
             return
         send = super().send_mail
-        kind, interval = getattr(self, "_kind", ""), getattr(self, "_interval", 0)
         if interval > 0:
             message += (
                 f"\n\nMore errors of this kind in the next {interval / 60:g} minutes are only in"

@@ -87,6 +87,22 @@ def test_another_kind_of_error_is_mailed_too():
     assert sorted("KeyError" in report.body for report in reports) == [False, True]
 
 
+def test_an_error_dropped_while_two_mails_are_on_their_way_is_mailed_next_time():
+    # A slow mail server: two mails are still on their way, so this error's mail is dropped.
+    AdminEmailInBackground.on_the_way.acquire()
+    AdminEmailInBackground.on_the_way.acquire()
+    try:
+        _other_page_fails("/desk/today/")
+    finally:
+        AdminEmailInBackground.on_the_way.release()
+        AdminEmailInBackground.on_the_way.release()
+    assert _mails_after_a_moment(0) == []
+    # It did not keep its kind quiet: the next one is mailed.
+    _other_page_fails("/desk/today/")
+    (report,) = _mails_after_a_moment(1)
+    assert "KeyError" in report.body
+
+
 def test_every_process_counts_in_the_shared_cache():
     """A second gunicorn worker (here: this process with its own memory of what it mailed
     wiped) finds the error already mailed in the shared cache, and sends nothing."""

@@ -150,18 +150,7 @@ def _open_slots_and_staff(
     )
     if not rows:
         return [], {}
-    hours = [
-        WeeklyHours(
-            row.staff_id,
-            row.branch_id,
-            row.weekday,
-            row.start_time,
-            row.end_time,
-            row.valid_from,
-            row.valid_until,
-        )
-        for row in rows
-    ]
+    hours = [WeeklyHours.of(row) for row in rows]
     zones = {row.branch_id: row.branch.tz for row in rows}
     closed = {
         (row.branch_id, first, last): ClosedDays(row.branch_id, first, last)

@@ -60,15 +60,7 @@ def is_offered(
     if staff is not None:
         people = people.filter(pk=staff.pk)
     hours = [
-        WeeklyHours(
-            row.staff_id,
-            row.branch_id,
-            row.weekday,
-            row.start_time,
-            row.end_time,
-            row.valid_from,
-            row.valid_until,
-        )
+        WeeklyHours.of(row)
         for row in Availability.objects.filter(
             staff__in=people, branch=branch, weekday=day.weekday()
         )

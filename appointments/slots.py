@@ -28,6 +28,19 @@ class WeeklyHours:
     valid_from: date | None = None
     valid_until: date | None = None
 
+    @classmethod
+    def of(cls, row) -> WeeklyHours:
+        """From a row of staff hours (an Availability, or anything with its fields)."""
+        return cls(
+            row.staff_id,
+            row.branch_id,
+            row.weekday,
+            row.start_time,
+            row.end_time,
+            row.valid_from,
+            row.valid_until,
+        )
+
     def applies_on(self, day: date) -> bool:
         return (
             day.weekday() == self.weekday

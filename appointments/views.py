@@ -603,6 +603,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
             "access_days": settings.ACCESS_LOG_RETENTION_DAYS,
             "link_days": settings.PATRON_LINK_DAYS_AFTER,
             "backup_days": settings.BACKUP_RETENTION_DAYS,
+            "draft_minutes": int(booking_draft.KEPT_FOR.total_seconds() // 60),
         },
     )
 

@@ -50,7 +50,8 @@ def _key(slug: str) -> str:
 
 
 def _fresh(stamp, now: float) -> bool:
-    return isinstance(stamp, (int, float)) and 0 <= now - stamp <= KEPT_FOR.total_seconds()
+    # A stamp slightly ahead (another app server's clock) is fresh; a missing one is not.
+    return isinstance(stamp, (int, float)) and now - stamp <= KEPT_FOR.total_seconds()
 
 
 def current(session: SessionBase, slug: str) -> Draft:

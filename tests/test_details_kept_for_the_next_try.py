@@ -208,3 +208,19 @@ def test_the_details_kept_are_offered_on_the_waiting_list_too(client, librarian,
     send_details(client, topic, slot(branch, local(tuesday, 10)), MARCUS)
     page = client.get(reverse("appointments:join_waitlist", args=[topic.slug])).content.decode()
     assert 'value="Marcus Lee"' in page and 'value="marcus@example.org"' in page
+
+
+def test_details_typed_as_the_need_is_forgotten_wait_while_it_is_told_again(
+    client, librarian, topic, branch
+):
+    client.post(reverse("appointments:need", args=[topic.slug]), NEED)
+    tuesday = slot(branch, local(next_weekday(1), 10))
+    details_page(client, topic, tuesday)
+    move_stamps_back(client, topic, 25, "need")  # a long while typing
+
+    response = send_details(client, topic, tuesday, MARCUS)
+    assert response["Location"] == reverse("appointments:need", args=[topic.slug])
+    assert not Appointment.objects.exists()
+    client.post(reverse("appointments:need", args=[topic.slug]), NEED)
+    page = details_page(client, topic, tuesday)
+    assert 'value="Marcus Lee"' in page and "2100045" not in page

@@ -30,7 +30,7 @@ from django_ratelimit.core import get_usage
 from library_help.languages import active_language, supported
 from patrons.forms import PatronForm
 
-from . import messaging, schedule_changes
+from . import booking_draft, messaging, schedule_changes
 from .booking import (
     BookingError,
     book_appointment,
@@ -152,7 +152,12 @@ def rate_limited(request: HttpRequest, exception) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     """The topics a patron can book (offered, and someone takes bookings for it): the busiest
     page, so one query for the columns it shows. (An EXISTS subquery reads better in SQL but
-    costs Django twice the time to build, for the same plan on a library's few topics.)"""
+    costs Django twice the time to build, for the same plan on a library's few topics.)
+
+    Back at the list of topics, the patron has left any booking they started (the "Choose a
+    different topic" link leads here, and so does the next person at a shared computer): it
+    is dropped. A browser without a session costs no query for it."""
+    booking_draft.forget_all(request.session)
     topics = (
         Topic.objects.filter(is_active=True, staff__is_bookable=True)
         .distinct()
@@ -162,16 +167,15 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "appointments/home.html", {"topics": topics})
 
 
-def _draft(request: HttpRequest, topic: Topic) -> dict:
-    return request.session.get(f"booking:{topic.slug}", {})
-
-
-def _save_draft(request: HttpRequest, topic: Topic, draft: dict) -> None:
-    request.session[f"booking:{topic.slug}"] = draft
-
-
-def _ask_need_first(request: HttpRequest, topic: Topic) -> HttpResponse:
-    messages.info(request, gettext("First, tell us a little about what you need."))
+def _ask_need_first(request: HttpRequest, topic: Topic, draft: booking_draft.Draft) -> HttpResponse:
+    if draft.forgotten:
+        message = gettext(
+            "To keep your answers private on a shared computer, we forget a booking left "
+            "unfinished for %(minutes)s minutes. Please tell us again what you need."
+        ) % {"minutes": int(booking_draft.KEPT_FOR.total_seconds() // 60)}
+    else:
+        message = gettext("First, tell us a little about what you need.")
+    messages.info(request, message)
     return redirect("appointments:need", slug=topic.slug)
 
 
@@ -185,14 +189,14 @@ def _active_topic(slug: str) -> Topic:
 @require_http_methods(["GET", "POST"])
 def need(request: HttpRequest, slug: str) -> HttpResponse:
     topic = _active_topic(slug)
-    draft = _draft(request, topic)
+    draft = booking_draft.current(request.session, topic.slug)
     if request.method == "POST":
         form = NeedForm(request.POST, topic=topic)
         if form.is_valid():
-            _save_draft(request, topic, {**draft, "need": form.cleaned_data})
+            booking_draft.keep_need(request.session, topic.slug, form.cleaned_data)
             return redirect("appointments:time", slug=topic.slug)
     else:
-        form = NeedForm(topic=topic, initial=draft.get("need"))
+        form = NeedForm(topic=topic, initial=draft.need)
     return render(request, "appointments/need.html", {"topic": topic, "form": form, "step": 1})
 
 
@@ -319,10 +323,10 @@ def _time_form(context, data=None) -> TimeChoiceForm:
 @require_http_methods(["GET", "POST"])
 def choose_time(request: HttpRequest, slug: str) -> HttpResponse:
     topic = _active_topic(slug)
-    draft = _draft(request, topic)
-    if "need" not in draft:
-        return _ask_need_first(request, topic)
-    context = time_choices(request, topic, draft["need"]["length"])
+    draft = booking_draft.current(request.session, topic.slug)
+    if draft.need is None:
+        return _ask_need_first(request, topic, draft)
+    context = time_choices(request, topic, draft.need["length"])
     if request.method == "POST":
         form = _time_form(context, request.POST)
         if form.is_valid():
@@ -335,13 +339,13 @@ def choose_time(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "appointments/time.html", context)
 
 
-def _keep_details(request: HttpRequest, topic: Topic, draft: dict, form: PatronForm) -> None:
-    """What the patron typed on the details page, kept with their need (in their session, and
-    only there) for their next try after being sent back to choose a time. Only answers that
-    passed their checks are kept; the booking, or joining the waiting list, clears them."""
+def _keep_details(request: HttpRequest, topic: Topic, form: PatronForm) -> None:
+    """The name and contact details the patron typed, kept with their need (in their session,
+    and only there, for a few minutes: booking_draft) for their next try after being sent back
+    to choose a time. Only answers that passed their checks are kept."""
     form.is_valid()
     typed = {name: form.data.get(name, "") for name in form.fields if name not in form.errors}
-    _save_draft(request, topic, {**draft, "details": typed})
+    booking_draft.keep_details(request.session, topic.slug, typed)
 
 
 def _choose_again(request: HttpRequest, topic: Topic, message: str) -> HttpResponse:
@@ -362,22 +366,26 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
     (chosen_time); what the patron typed is kept for their next try.
     """
     topic = _active_topic(slug)
-    draft = _draft(request, topic)
-    if "need" not in draft:
-        return _ask_need_first(request, topic)
+    draft = booking_draft.current(request.session, topic.slug)
+    if draft.need is None:
+        if request.method == "POST" and draft.forgotten:
+            # Their need was forgotten while they typed: their name and contact details wait
+            # for them while they tell it again.
+            _keep_details(request, topic, PatronForm(request.POST))
+        return _ask_need_first(request, topic, draft)
     data = request.POST if request.method == "POST" else request.GET
     if request.method == "GET" and "slot" not in data:
         return redirect("appointments:time", slug=topic.slug)
     if paused := online_bookings_paused(request):
         return paused
-    form = PatronForm(request.POST or None, initial=draft.get("details"))
+    form = PatronForm(request.POST or None, initial=draft.details)
     chosen = ChosenTimeForm(data)
     if not chosen.is_valid():
         if request.method == "POST":
-            _keep_details(request, topic, draft, form)
+            _keep_details(request, topic, form)
         return _choose_again(request, topic, chosen.error_message())
     branch, staff, start = chosen.cleaned_data["slot"]
-    need = draft["need"]
+    need = draft.need
     if request.method == "GET":
         problem = problem_as_page_opens(topic, branch, staff, start, need["length"])
         if problem:
@@ -385,7 +393,7 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
     elif problem := outside_online_window(topic, branch, start):
         # The page was left open until the time came inside the notice (no query: the
         # rest is the booking's own re-check, below).
-        _keep_details(request, topic, draft, form)
+        _keep_details(request, topic, form)
         return _choose_again(request, topic, problem)
     if request.method == "POST" and form.is_valid():
         try:
@@ -404,7 +412,7 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
             )
         except BookingError as error:
             if error.code in ("taken", "patron_overlap"):
-                _keep_details(request, topic, draft, form)
+                _keep_details(request, topic, form)
                 message = error.message
                 if error.code == "taken":
                     # Taken, or never a time we offer (an edited address): say which.
@@ -413,7 +421,7 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             _online_bookings(request, count=True)
-            request.session.pop(f"booking:{topic.slug}", None)
+            booking_draft.forget(request.session, topic.slug)
             messages.success(request, gettext("You're booked. We look forward to seeing you."))
             return redirect(private_path(appointment))
     local_start = start.astimezone(branch.tz)
@@ -426,6 +434,7 @@ def contact(request: HttpRequest, slug: str) -> HttpResponse:
         "local_start": local_start,
         "need": need,
         "step": 3,
+        "details_kept": draft.details is not None and request.method == "GET",
     }
     return render(request, "appointments/contact.html", context)
 
@@ -594,6 +603,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
             "access_days": settings.ACCESS_LOG_RETENTION_DAYS,
             "link_days": settings.PATRON_LINK_DAYS_AFTER,
             "backup_days": settings.BACKUP_RETENTION_DAYS,
+            "draft_minutes": int(booking_draft.KEPT_FOR.total_seconds() // 60),
         },
     )
 
@@ -640,15 +650,15 @@ def forget_me(request: HttpRequest, token: str) -> HttpResponse:
 def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
     """No time suits: wait for one. The need was told in the first step."""
     topic = _active_topic(slug)
-    draft = _draft(request, topic)
-    if "need" not in draft:
-        return _ask_need_first(request, topic)
-    offered = times_of_day_offered(topic, draft["need"]["length"])
+    draft = booking_draft.current(request.session, topic.slug)
+    if draft.need is None:
+        return _ask_need_first(request, topic, draft)
+    offered = times_of_day_offered(topic, draft.need["length"])
     where = WaitlistForm(request.POST or None, times_of_day=offered)
-    # The details typed before a time was taken are offered again here.
-    who = PatronForm(request.POST or None, initial=draft.get("details"))
+    # The name and contact details typed before a time was taken are offered again here.
+    who = PatronForm(request.POST or None, initial=draft.details)
     if request.method == "POST" and where.is_valid() and who.is_valid():
-        need = draft["need"]
+        need = draft.need
         with transaction.atomic():
             patron = who.save(commit=False)
             # Their place and offers are confirmed in the language of this page.
@@ -666,12 +676,16 @@ def join_waitlist(request: HttpRequest, slug: str) -> HttpResponse:
                 length=need["length"],
             )
             messaging.save_new([joined_message(entry)])
-        request.session.pop(f"booking:{topic.slug}", None)
+        booking_draft.forget(request.session, topic.slug)
         context = {"topic": topic, "patron": patron, "wishes": describe_wishes(entry)}
         return render(request, "appointments/waitlist_joined.html", context)
-    return render(
-        request, "appointments/waitlist.html", {"topic": topic, "where": where, "form": who}
-    )
+    context = {
+        "topic": topic,
+        "where": where,
+        "form": who,
+        "details_kept": draft.details is not None and request.method == "GET",
+    }
+    return render(request, "appointments/waitlist.html", context)
 
 
 @lookup_limit

@@ -119,6 +119,9 @@ def test_privacy_page_shows_the_periods_the_code_uses(client, settings):
     assert "45 days after your session" in page
     assert "200 days" in page
     assert "gone from the backups 14 days later" in page
+    # What an unfinished booking keeps in the browser's session (appointments/booking_draft.py).
+    assert "never your library card number or any help you asked for" in page
+    assert "after 20 minutes without use" in page
     home = client.get("/").content.decode()
     assert reverse("appointments:privacy") in home
 

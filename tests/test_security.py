@@ -6,6 +6,7 @@ Every refused request leaves the database as it was.
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from appointments.links import private_path
 from appointments.models import Appointment, Status
@@ -141,6 +142,7 @@ def test_oversized_contact_details_save_nothing(client, librarian, topic, branch
     session = client.session
     session[f"booking:{topic.slug}"] = {
         "need": {"skill_level": "new", "learning_goal": "Email", "party_size": 1, "length": 60},
+        "need_at": timezone.now().timestamp(),
     }
     session.save()
     response = client.post(

@@ -14,7 +14,8 @@ that one message is sent again once its lease ends (about a minute), so a crash 
 most one duplicate, of the one message in flight.
 A failed send is retried with growing pauses and, after MESSAGE_MAX_ATTEMPTS tries, shown to
 staff as failed (on the desk's call list, for patrons). When its channel works again, a failed
-message that is still worth reading goes out after all (see "Failed messages" below).
+message that never reached it and is still worth reading gets one more try (see "Failed
+messages" below).
 
 A patron is reached by the channel they chose. Text messages carry only the date, time, branch
 and a link: never what the patron asked for help with. Phone calls are not sent: they wait on

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -29,8 +29,9 @@ from patrons.models import AccessRecord, Patron
 
 from . import access
 from .formatting import format_day
-from .messaging import CALLS_TO_MAKE, address_refused, failure_reason, still_worth_sending
+from .messaging import CALLS_TO_MAKE, failure_reason, will_go_out_by_itself
 from .models import Message, MessageChannel, MessageKind, MessageState, Status
+from .schedule_health import FAILED_MESSAGES_SHOWN_FOR
 from .waitlist import book_it_url, live_offer_keys, live_offers, offer_key
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
@@ -100,20 +101,23 @@ def call_list(request: HttpRequest) -> HttpResponse:
     )
     for call in done:
         call.about = call_about(call)
-    failed = failed_to_patrons(request.user, now)
+    failed, failed_count = failed_to_patrons(request.user, now)
     handled = list(
         Message.objects.filter(
             state=MessageState.FAILED,
             patron__in=access.visible_patrons(request.user),
             handled_at__gte=now - timedelta(days=1),
         )
-        .select_related("patron", "handled_by")
+        .select_related("patron", "handled_by", "appointment__branch")
         .order_by("-handled_at")
     )
     for message in handled:
         message.about = call_about(message)
     staff_failed = Message.objects.filter(
-        state=MessageState.FAILED, patron__isnull=True, created_at__gte=now - timedelta(days=7)
+        state=MessageState.FAILED,
+        patron__isnull=True,
+        handled_at__isnull=True,
+        created_at__gte=now - FAILED_MESSAGES_SHOWN_FOR,
     ).count()
     # Accessibility notes follow the privacy rules: the desk sees them on the day.
     with_notes = {c.patron_id for c in waiting if c.patron and c.patron.accessibility_needs}
@@ -138,28 +142,44 @@ def call_list(request: HttpRequest) -> HttpResponse:
         "waiting": waiting,
         "done": done,
         "failed": failed,
+        "failed_count": failed_count,
         "handled": handled,
         "staff_failed": staff_failed,
     }
     return render(request, "desk/calls.html", context)
 
 
-def failed_to_patrons(user, now: datetime) -> list[Message]:
-    """Messages to patrons that could not be sent and nobody has handled yet, soonest session
-    first (the newest 50), of the patrons this user may see. Each carries its reason in plain
+# The most failed messages the call list shows at once.
+FAILED_SHOWN = 50
+
+
+def failed_to_patrons(user, now: datetime) -> tuple[list[Message], int]:
+    """Messages to patrons that could not be sent in the last week (as the admin home counts
+    them) and nobody has handled yet, of the patrons this user may see, and how many there are
+    in all: at most FAILED_SHOWN, those about a session not yet begun (or about none) first,
+    soonest first, then the rest, latest session first. Each carries its reason in plain
     words, whether the worker will still send it when the channel works again, and a link to
     the session's page (or else the patron's) on the desk."""
-    failed = list(
-        Message.objects.filter(
-            state=MessageState.FAILED,
-            handled_at__isnull=True,
-            patron__in=access.visible_patrons(user),
-        )
-        .select_related(
-            "patron", "appointment__topic", "appointment__branch", "appointment__feedback"
-        )
-        .order_by(F("appointment__starts_at").asc(nulls_last=True), "-created_at")[:50]
+    found = Message.objects.filter(
+        state=MessageState.FAILED,
+        handled_at__isnull=True,
+        patron__in=access.visible_patrons(user),
+        created_at__gte=now - FAILED_MESSAGES_SHOWN_FOR,
     )
+    still_ahead = Q(appointment__isnull=True) | Q(appointment__starts_at__gt=now)
+    failed = list(
+        found.select_related(
+            "patron", "appointment__topic", "appointment__branch", "appointment__feedback"
+        ).order_by(
+            Case(When(still_ahead, then=Value(0)), default=Value(1)),
+            # Ahead: the soonest session first, then those about none.
+            Case(When(still_ahead, then=F("appointment__starts_at"))).asc(nulls_last=True),
+            # Begun: the latest first.
+            F("appointment__starts_at").desc(),
+            "-created_at",
+        )[:FAILED_SHOWN]
+    )
+    count = len(failed) if len(failed) < FAILED_SHOWN else found.count()
     sessions = {m.appointment_id for m in failed if m.appointment_id}
     seen = set(
         access.visible_appointments(user).filter(pk__in=sessions).values_list("pk", flat=True)
@@ -171,10 +191,8 @@ def failed_to_patrons(user, now: datetime) -> list[Message]:
         message.about = call_about(message)
         message.reason = failure_reason(message)
         message.session_seen = message.appointment_id in seen
-        message.will_retry = not address_refused(message) and still_worth_sending(
-            message, now, offer_keys=offer_keys
-        )
-    return failed
+        message.will_retry = will_go_out_by_itself(message, now, offer_keys=offer_keys)
+    return failed, count
 
 
 @login_required

@@ -14,7 +14,8 @@ that one message is sent again once its lease ends (about a minute), so a crash 
 most one duplicate, of the one message in flight.
 A failed send is retried with growing pauses and, after MESSAGE_MAX_ATTEMPTS tries, shown to
 staff as failed (on the desk's call list, for patrons). When its channel works again, a failed
-message that is still worth reading goes out after all (see "Failed messages" below).
+message that never reached it and is still worth reading gets one more try (see "Failed
+messages" below).
 
 A patron is reached by the channel they chose. Text messages carry only the date, time, branch
 and a link: never what the patron asked for help with. Phone calls are not sent: they wait on
@@ -58,6 +59,8 @@ from .models import (
     MessageState,
     StaffProfile,
     Status,
+    WaitlistEntry,
+    WaitlistState,
 )
 from .texting import get_text_backend
 
@@ -252,11 +255,13 @@ UNFINISHED = [MessageState.PENDING, *CALLS_TO_MAKE]
 
 
 def _skip_pending(appointment: Appointment, kinds) -> None:
-    """The session changed: what was written about it before is stale. Those not sent yet (or
-    that could not be sent: they must never be sent again) are marked no longer needed."""
-    appointment.messages.filter(
-        kind__in=kinds, state__in=[*UNFINISHED, MessageState.FAILED]
-    ).update(state=MessageState.SKIPPED)
+    """The session changed: what was written about it before is stale. Those not sent yet are
+    marked no longer needed. Those that could not be sent stay failed: they are the desk's
+    evidence (on the call list) and monitoring's (/healthz), and `still_worth_sending` never
+    lets a message about an old version of the session go out."""
+    appointment.messages.filter(kind__in=kinds, state__in=UNFINISHED).update(
+        state=MessageState.SKIPPED
+    )
 
 
 def booking_made(appointment: Appointment) -> None:
@@ -516,10 +521,11 @@ def send_due(
     recorded, but only if it is still as claimed: a session cancelled meanwhile has skipped
     it, a forgotten patron's message is gone, and neither waited for the mail server.
 
-    The first message a pass sends on a channel puts that channel's recent failures that are
-    still worth sending back in the queue (the mail server is back), and they go out in the
-    same pass. A channel with failures and nothing else to send is tried with one of them
-    every PROBE_EVERY, so that a return is noticed on a quiet evening too."""
+    The first message a pass sends on a channel puts that channel's recent failures that never
+    reached it (the mail server was down and is back) and that are still worth sending back in
+    the queue, each once only, and they go out in the same pass. A channel with failures and
+    nothing else to send is tried with one of them every PROBE_EVERY, so that a return is
+    noticed on a quiet evening too."""
     now = now or timezone.now()
     counts = {"sent": 0, "retry": 0, "failed": 0}
     channels = {MessageChannel.EMAIL: 0, MessageChannel.TEXT: 0}  # failures in a row
@@ -569,12 +575,39 @@ def send_due(
 # --- Failed messages ---------------------------------------------------------------------------
 # A failed message is sent again, when its channel works again or a manager asks, only while it
 # is still worth reading: written in the last RESEND_WITHIN, about a session that has not begun
-# (and is still as the message tells it). Anything else stays failed, for the desk to handle.
+# (and is still as the message tells it), to the patron's address of today by the way they
+# still want to hear from us. Anything else stays failed, for the desk to handle.
 RESEND_WITHIN = timedelta(days=1)
 # A channel whose failures wait with nothing else to send is tried again this often.
 PROBE_EVERY = timedelta(minutes=5)
 # Failures that are the address's fault, not the channel's: the mail server answered.
 ADDRESS_REFUSED = ("SMTPRecipientsRefused",)
+# Errors that mean the message never reached the mail server: it was down or unreachable, and
+# sending it again once mail works is safe and useful. Anything else (the server refused the
+# message, its sender or its address, or an error of our own) would only fail again.
+EMAIL_NEVER_ARRIVED = (
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "gaierror",
+    "SMTPConnectError",
+    "SMTPServerDisconnected",
+    "TimeoutError",
+    "timeout",
+)
+# A text's error is the provider library's, in words: only those saying that no connection was
+# made. Never a timeout: the provider may have taken the text before the answer was lost, and
+# sending it again would text the patron twice.
+TEXT_NEVER_ARRIVED = (
+    "Connection refused",
+    "Connection reset",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "NameResolutionError",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "gaierror",
+)
+TEXT_MAYBE_ARRIVED = ("timed out", "Timeout", "timeout")
 # Kinds about no session (or none that can change under them): worth sending while recent.
 _NO_SESSION_NEEDED = {
     MessageKind.WAITLIST_JOINED,
@@ -587,15 +620,58 @@ def address_refused(message: Message) -> bool:
     return message.last_error.startswith(ADDRESS_REFUSED)
 
 
+def never_arrived(message: Message) -> bool:
+    """Did this message fail because its channel could not be reached at all (so that it
+    surely never arrived)?"""
+    error = message.last_error
+    if message.channel == MessageChannel.EMAIL:
+        return error.startswith(EMAIL_NEVER_ARRIVED)
+    if message.channel == MessageChannel.TEXT:
+        return any(words in error for words in TEXT_NEVER_ARRIVED) and not any(
+            words in error for words in TEXT_MAYBE_ARRIVED
+        )
+    return False
+
+
+def _never_arrived_q(channel: str) -> Q:
+    """`never_arrived` as a database filter, for one channel."""
+    found = Q(pk__in=[])
+    if channel == MessageChannel.EMAIL:
+        for error in EMAIL_NEVER_ARRIVED:
+            found |= Q(last_error__startswith=error)
+        return found
+    for words in TEXT_NEVER_ARRIVED:
+        found |= Q(last_error__contains=words)
+    for words in TEXT_MAYBE_ARRIVED:
+        found &= ~Q(last_error__contains=words)
+    return found
+
+
+def still_to_the_patron(message: Message) -> bool:
+    """Is a message to a patron still addressed as they want to hear from us: by the same way,
+    at the same address? The desk may have corrected a mistyped email, or the patron asked for a
+    call instead; the message then stays failed, for the desk. Staff messages: always."""
+    patron = message.patron
+    if patron is None:
+        # A message to staff; one to a patron since forgotten goes nowhere.
+        return message.staff_user_id is not None
+    current = patron.email if message.channel == MessageChannel.EMAIL else patron.phone
+    return patron_channel(patron) == message.channel and message.to == current
+
+
 def still_worth_sending(
     message: Message, now: datetime | None = None, *, offer_keys: list[str] | None = None
 ) -> bool:
-    """May this failed message go out now? Not when it is older than RESEND_WITHIN, nor about a
-    session that has begun, been cancelled (a cancellation notice: that has passed) or changed
-    since it was written (the rule that skips stale messages on a change), nor a waiting-list
-    offer no longer held (`offer_keys`: the live offers' message keys, when known)."""
+    """May this failed message go out now? Not when it is older than RESEND_WITHIN, nor to a
+    patron's address or by a way no longer theirs, nor about a session that has begun, been
+    cancelled (a cancellation notice: that has passed) or changed since it was written (the
+    rule that skips stale messages on a change), nor a waiting-list offer no longer held
+    (`offer_keys`: the live offers' message keys, when known), nor "you are on the waiting
+    list" once the patron has booked or left it."""
     now = now or timezone.now()
     if message.state != MessageState.FAILED or message.created_at < now - RESEND_WITHIN:
+        return False
+    if not still_to_the_patron(message):
         return False
     if message.kind == MessageKind.WAITLIST_OFFER:
         if offer_keys is None:
@@ -603,6 +679,13 @@ def still_worth_sending(
 
             offer_keys = live_offer_keys()
         return message.key in offer_keys
+    if message.kind == MessageKind.WAITLIST_JOINED:
+        entry = message.key.removeprefix("waitlist-joined:")
+        return entry.isdigit() and (
+            WaitlistEntry.objects.filter(
+                pk=int(entry), state__in=[WaitlistState.WAITING, WaitlistState.OFFERED]
+            ).exists()
+        )
     if message.kind in _NO_SESSION_NEEDED:
         return True
     session = message.appointment
@@ -621,16 +704,25 @@ def still_worth_sending(
     return session.status == wanted and message.key.endswith(f":{current}")
 
 
-def send_again(messages, now: datetime | None = None) -> tuple[list[Message], list[Message]]:
-    """Put these failed messages back in the queue, with their tries counted afresh, those
-    still worth sending; returns (queued, left failed). Only writes rows: the worker sends
-    them (woken when the transaction commits)."""
-    now = now or timezone.now()
+def will_go_out_by_itself(message: Message, now: datetime | None = None, **known) -> bool:
+    """Will the worker send this failed message by itself when its channel works again? Only
+    one that never reached the channel, has not had its one more try, and is worth sending."""
+    return (
+        never_arrived(message)
+        and message.attempts <= settings.MESSAGE_MAX_ATTEMPTS
+        and still_worth_sending(message, now, **known)
+    )
+
+
+def _queue_again(messages, now: datetime, *, attempts: int) -> tuple[list[Message], list[Message]]:
+    """Put these failed messages, those still worth sending, back in the queue with `attempts`
+    tries counted; returns (queued, left failed). Only writes rows: the worker sends them
+    (woken when the transaction commits)."""
     queued, left = [], []
     for message in messages:
         if still_worth_sending(message, now) and Message.objects.filter(
-            pk=message.pk, state=MessageState.FAILED
-        ).update(state=MessageState.PENDING, attempts=0, send_after=now):
+            pk=message.pk, state=MessageState.FAILED, attempts=message.attempts
+        ).update(state=MessageState.PENDING, attempts=attempts, send_after=now):
             queued.append(message)
         else:
             left.append(message)
@@ -640,32 +732,51 @@ def send_again(messages, now: datetime | None = None) -> tuple[list[Message], li
     return queued, left
 
 
+def send_again(messages, now: datetime | None = None) -> tuple[list[Message], list[Message]]:
+    """A manager asks: these failed messages, those still worth sending, go back in the queue
+    with their tries counted afresh (a full set). Returns (queued, left failed)."""
+    return _queue_again(messages, now or timezone.now(), attempts=0)
+
+
 def _failed_to_send_again(channel: str, now: datetime):
-    """Recent failures on this channel that nobody has handled another way, oldest first,
-    leaving out those whose address was refused (they would only fail again)."""
+    """Recent failures on this channel that never reached it and nobody has handled another
+    way, and that have not had their one more try since, oldest first."""
     return (
         Message.objects.filter(
+            _never_arrived_q(channel),
             state=MessageState.FAILED,
             channel=channel,
             handled_at__isnull=True,
             created_at__gte=now - RESEND_WITHIN,
+            attempts__lte=settings.MESSAGE_MAX_ATTEMPTS,
         )
-        .exclude(last_error__startswith=ADDRESS_REFUSED[0])
-        .select_related("appointment__feedback")
+        .select_related("appointment__feedback", "patron")
         .order_by("created_at", "pk")
     )
 
 
 def send_again_after_outage(channel: str, now: datetime | None = None) -> int:
-    """A message just went out on this channel: its recent failures go out again."""
-    queued, _left = send_again(_failed_to_send_again(channel, now or timezone.now()), now)
+    """A message just went out on this channel: its recent failures that never reached it go
+    out again, each with one more try, once.
+
+    Their tries are not counted afresh but set one past the limit's last: the worker counts the
+    one more try (MESSAGE_MAX_ATTEMPTS + 1), a message that fails it is failed for good again,
+    and one with more tries than the limit is never queued again by itself. So a message that
+    fails whatever we do costs one try per outage at most, not a full set after every send.
+    A manager's "Send again" still counts them afresh."""
+    now = now or timezone.now()
+    failed = _failed_to_send_again(channel, now)
+    queued, _left = _queue_again(failed, now, attempts=settings.MESSAGE_MAX_ATTEMPTS)
     return len(queued)
 
 
 def _probe(channels: list[str], now: datetime, probed: set[str]) -> bool:
     """Of these channels, with nothing due, the first whose last try was over PROBE_EVERY ago
-    and which has failures worth sending: one of them is queued again, with one try left, to
-    learn whether the channel works again. False when none was."""
+    and which has failures that never reached it: one of them is queued again, with one try
+    left, to learn whether the channel works again. False when none was.
+
+    A probe that fails leaves the message's tries as they were (the limit): the channel was
+    still down, so that try does not use up its one more try after the outage."""
     for channel in channels:
         probed.add(channel)
         tried_lately = Message.objects.filter(channel=channel).filter(
@@ -675,13 +786,8 @@ def _probe(channels: list[str], now: datetime, probed: set[str]) -> bool:
         if tried_lately.exists():
             continue
         for message in _failed_to_send_again(channel, now):
-            if still_worth_sending(message, now) and Message.objects.filter(
-                pk=message.pk, state=MessageState.FAILED
-            ).update(
-                state=MessageState.PENDING,
-                attempts=settings.MESSAGE_MAX_ATTEMPTS - 1,
-                send_after=now,
-            ):
+            queued, _left = _queue_again([message], now, attempts=settings.MESSAGE_MAX_ATTEMPTS - 1)
+            if queued:
                 return True
     return False
 

@@ -48,10 +48,15 @@ def booked_clashes(user) -> list:
     return found
 
 
-def failed_messages_to_handle(days: int = 7) -> int:
-    """Messages of the last `days` that could not be sent and that nobody has marked handled."""
+# Failed messages older than this are no longer counted here, nor shown on the desk's call list.
+FAILED_MESSAGES_SHOWN_FOR = timedelta(days=7)
+
+
+def failed_messages_to_handle() -> int:
+    """Messages of the last FAILED_MESSAGES_SHOWN_FOR that could not be sent and that nobody
+    has marked handled: the desk's call list shows the same ones (patrons' and staff's)."""
     return Message.objects.filter(
         state=MessageState.FAILED,
         handled_at__isnull=True,
-        created_at__gte=timezone.now() - timedelta(days=days),
+        created_at__gte=timezone.now() - FAILED_MESSAGES_SHOWN_FOR,
     ).count()

@@ -332,11 +332,25 @@ def choose_time(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             contact_url = reverse("appointments:contact", args=[topic.slug])
             return redirect(f"{contact_url}?{urlencode({'slot': form.cleaned_data['slot']})}")
+        if form.has_error("slot", "invalid_choice"):
+            form.errors["slot"] = form.error_class(
+                [_why_not_offered(topic, request.POST["slot"], draft.need["length"])]
+            )
         form.options = _time_form(context).options
     else:
         form = _time_form(context)
     context.update(topic=topic, form=form, step=2)
     return render(request, "appointments/time.html", context)
+
+
+def _why_not_offered(topic: Topic, value: str, length: int) -> str:
+    """A time sent that is not among the week's open ones: the real reason, as the details page
+    gives it (taken meanwhile, passed, too soon, or never one of ours). Only on this error."""
+    chosen = ChosenTimeForm({"slot": value})
+    if not chosen.is_valid():
+        return chosen.error_message()
+    branch, staff, start = chosen.cleaned_data["slot"]
+    return not_open_reason(topic, branch, staff, start, length)
 
 
 def _keep_details(request: HttpRequest, topic: Topic, form: PatronForm) -> None:

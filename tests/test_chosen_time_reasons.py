@@ -152,3 +152,40 @@ def test_too_soon_is_said_in_spanish(client, librarian, topic, branch, settings)
     page = response.content.decode()
     assert "Esa hora está demasiado cerca para reservarla en línea" in page
     assert "llámenos al 312-555-0100 o venga al mostrador" in page
+
+
+def choose_on_the_time_page(client, topic, value: str) -> str:
+    response = client.post(reverse("appointments:time", args=[topic.slug]), {"slot": value})
+    assert response.status_code == 200  # the time page again, with the reason
+    return response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param(lambda b: slot(b, local(next_weekday(1), 10, 7)), NOT_OFFERED, id="off-grid"),
+        pytest.param(lambda b: f"{b.pk}-0-4102444800", "further ahead than we book", id="2100"),
+        pytest.param(
+            lambda b: slot(b, local(next_weekday(1), 10) - timedelta(days=14)),
+            "That time has passed",
+            id="passed",
+        ),
+        pytest.param(lambda b: "99999-0-4102444800", "We could not find the time", id="garbage"),
+    ],
+)
+def test_the_time_page_gives_the_real_reason_for_a_time_it_did_not_offer(
+    client, librarian, topic, branch, value, message
+):
+    tell_need(client, topic)
+    page = choose_on_the_time_page(client, topic, value(branch))
+    assert message in page
+    assert TAKEN not in page
+
+
+def test_the_time_page_says_taken_for_a_time_booked_since_it_was_shown(
+    client, librarian, topic, branch
+):
+    tuesday = next_weekday(1)
+    tell_need(client, topic)
+    make_appointment(staff=librarian, topic=topic, branch=branch, start=local(tuesday, 10))
+    assert TAKEN in choose_on_the_time_page(client, topic, slot(branch, local(tuesday, 10)))

@@ -27,7 +27,8 @@ from django.utils import timezone
 # Long enough to choose another time after "that time was just taken" and to finish a
 # booking at an unhurried pace; short enough that the next person at a shared computer is
 # unlikely to find the last patron's answers.
-KEPT_FOR = timedelta(minutes=20)
+KEPT_MINUTES = 20
+KEPT_FOR = timedelta(minutes=KEPT_MINUTES)
 # The need's stamp is renewed as the patron moves through the pages, but not on every page
 # (each renewal is a write): at most once a minute.
 RENEWED_AFTER = timedelta(minutes=1)

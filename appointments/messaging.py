@@ -804,17 +804,7 @@ def failure_reason(message: Message) -> str:
         return gettext("The mail server refused the message.")
     if message.channel == MessageChannel.TEXT:
         return gettext("The text message service could not be reached or refused it.")
-    if error.startswith(
-        (
-            "ConnectionRefusedError",
-            "ConnectionResetError",
-            "TimeoutError",
-            "timeout",
-            "gaierror",
-            "OSError",
-            "SMTPServerDisconnected",
-            "SMTPConnectError",
-        )
-    ):
+    # Those that never reached it, and any other network failure.
+    if error.startswith((*EMAIL_NEVER_ARRIVED, "OSError")):
         return gettext("The mail server could not be reached.")
     return gettext("The message could not be sent.")

@@ -172,7 +172,7 @@ def _ask_need_first(request: HttpRequest, topic: Topic, draft: booking_draft.Dra
         message = gettext(
             "To keep your answers private on a shared computer, we forget a booking left "
             "unfinished for %(minutes)s minutes. Please tell us again what you need."
-        ) % {"minutes": int(booking_draft.KEPT_FOR.total_seconds() // 60)}
+        ) % {"minutes": booking_draft.KEPT_MINUTES}
     else:
         message = gettext("First, tell us a little about what you need.")
     messages.info(request, message)
@@ -617,7 +617,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
             "access_days": settings.ACCESS_LOG_RETENTION_DAYS,
             "link_days": settings.PATRON_LINK_DAYS_AFTER,
             "backup_days": settings.BACKUP_RETENTION_DAYS,
-            "draft_minutes": int(booking_draft.KEPT_FOR.total_seconds() // 60),
+            "draft_minutes": booking_draft.KEPT_MINUTES,
         },
     )
 

@@ -21,6 +21,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 
+from appointments.messaging import ADDRESS_REFUSED
+
 OLDEST_UNSENT_MESSAGE = """
     SELECT extract(epoch FROM now() - min(created_at))
     FROM appointments_message
@@ -37,7 +39,7 @@ CHANNELS_STILL_FAILING = """
         FROM appointments_message
         WHERE state = 'failed'
           AND send_after > now() - interval '1 day'
-          AND last_error NOT LIKE 'SMTPRecipientsRefused%'
+          AND NOT last_error LIKE ANY(%s)
         GROUP BY channel
     ) AS failed
     WHERE NOT EXISTS (
@@ -65,10 +67,14 @@ def oldest_unsent_message_seconds() -> float | None:
     return None if seconds is None else float(seconds)
 
 
+# Failures that were the address's fault (the mail server answered): messaging's own list.
+_ADDRESS_REFUSED_PATTERNS = [f"{error}%" for error in ADDRESS_REFUSED]
+
+
 def channels_still_failing() -> list[tuple[str, float]]:
     """(channel, seconds since its last failed try) for each channel that is still failing."""
     with connection.cursor() as cursor:
-        cursor.execute(CHANNELS_STILL_FAILING)
+        cursor.execute(CHANNELS_STILL_FAILING, [_ADDRESS_REFUSED_PATTERNS])
         return [(channel, float(seconds)) for channel, seconds in cursor.fetchall()]
 
 

@@ -31,7 +31,7 @@ from . import access
 from .formatting import format_day
 from .messaging import CALLS_TO_MAKE, failure_reason, will_go_out_by_itself
 from .models import Message, MessageChannel, MessageKind, MessageState, Status
-from .schedule_health import FAILED_MESSAGES_SHOWN_FOR
+from .schedule_health import FAILED_MESSAGES_SHOWN_FOR, failed_messages_to_handle
 from .waitlist import book_it_url, live_offer_keys, live_offers, offer_key
 
 desk_only = permission_required("appointments.book_for_patron", raise_exception=True)
@@ -113,12 +113,7 @@ def call_list(request: HttpRequest) -> HttpResponse:
     )
     for message in handled:
         message.about = call_about(message)
-    staff_failed = Message.objects.filter(
-        state=MessageState.FAILED,
-        patron__isnull=True,
-        handled_at__isnull=True,
-        created_at__gte=now - FAILED_MESSAGES_SHOWN_FOR,
-    ).count()
+    staff_failed = failed_messages_to_handle(patron__isnull=True)
     # Accessibility notes follow the privacy rules: the desk sees them on the day.
     with_notes = {c.patron_id for c in waiting if c.patron and c.patron.accessibility_needs}
     shown = access.needs_shown_for(request.user, with_notes) if with_notes else set()

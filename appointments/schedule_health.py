@@ -52,11 +52,13 @@ def booked_clashes(user) -> list:
 FAILED_MESSAGES_SHOWN_FOR = timedelta(days=7)
 
 
-def failed_messages_to_handle() -> int:
+def failed_messages_to_handle(**narrower) -> int:
     """Messages of the last FAILED_MESSAGES_SHOWN_FOR that could not be sent and that nobody
-    has marked handled: the desk's call list shows the same ones (patrons' and staff's)."""
+    has marked handled (`narrower`: filters, such as those to staff only): the desk's call list
+    shows the same ones (patrons' and staff's)."""
     return Message.objects.filter(
         state=MessageState.FAILED,
         handled_at__isnull=True,
         created_at__gte=timezone.now() - FAILED_MESSAGES_SHOWN_FOR,
+        **narrower,
     ).count()
